@@ -1,0 +1,77 @@
+r"""rnncourse: the reference NumPy implementation behind the book and the graded exercises.
+
+Every function is pure: ``*_forward`` returns its outputs and a cache (a
+``typing.NamedTuple``), ``*_backward`` takes the upstream gradient(s) and that
+cache and returns the gradients; no input is ever modified.  Arrays are float64.
+Bad input raises ``ValueError`` naming the function, the argument, the shape
+expected and the shape received.
+
+Conventions (one for the whole package)
+---------------------------------------
+Batches are rows and time is the second axis:
+
+=========  ==============  ==========================================
+array      shape           meaning
+=========  ==============  ==========================================
+x          (N, T, D)       N sequences, T steps, D input features
+h0         (N, H)          initial hidden state (zeros when ``None``)
+h          (N, T, H)       hidden state after every step
+c0, c      (N, H), (N,T,H) LSTM cell state
+scores     (N, T, K)       output scores over K classes
+y          (N, T) int      target class per step
+=========  ==============  ==========================================
+
+Weights have one row per output unit (PyTorch's layout), so the column-vector
+equation of the book, ``net_t = U x_t + W h_{t-1} + b``, is the code
+``x_t @ U.T + h_prev @ W.T + b`` applied to a batch of rows.  Gated cells stack
+their gates' rows in one matrix, in PyTorch's order:
+
+=========  ================  ==================================================
+cell       gate row blocks   U, W, b shapes
+=========  ================  ==================================================
+RNN        (one block)       U (H, D), W (H, H), b (H,)
+simple GRU z, n              U (2H, D), W (2H, H), b (2H,)
+GRU        r, z, n           U (3H, D), W (3H, H), b (3H,), [b_hn (H,)]
+LSTM       i, f, g, o        U (4H, D), W (4H, H), b (4H,), [P (3, H) peepholes]
+output     —                 V (K, H), b_y (K,)
+=========  ================  ==================================================
+
+Notation map
+------------
+=====================  ===============  ====================  ==============================
+this package           notes (U/W/V)    Ng (deeplearning.ai)  PyTorch ``nn.RNN/GRU/LSTM``
+=====================  ===============  ====================  ==============================
+``x[:, t]``            x_t              x^<t>                 ``input[:, t]`` (batch_first)
+``h[:, t]``            h_t / s_t        a^<t>                 ``output[:, t]``
+``U``                  U                W_ax                  ``weight_ih_l0``
+``W``                  W                W_aa                  ``weight_hh_l0``
+``b``                  b                b_a                   ``bias_ih_l0 + bias_hh_l0``
+``V``, ``b_y``         V, c             W_ya, b_y             ``nn.Linear`` weight, bias
+``c[:, t]`` (LSTM)     c_t              c^<t>                 ``c_n`` (last step only)
+GRU update gate z      —                Γ_u                   ``1 - z`` (rows H:2H negated)
+GRU reset gate r       —                Γ_r                   ``r``
+GRU ``b_hn``           —                —                     ``bias_hh_l0[2H:3H]``
+=====================  ===============  ====================  ==============================
+
+The GRU's update gate follows the notes: ``h_t = z * h~_t + (1 - z) * h_{t-1}``
+(z near 1 overwrites the memory).  PyTorch writes ``h_t = (1 - z') * n + z' * h_{t-1}``,
+so ``z' = 1 - z = sigmoid(-a)``: the update-gate rows of PyTorch's weights and
+biases are the negatives of ours.  ``reset_after=False`` (the notes, Cho et al.)
+multiplies ``r * h_{t-1}`` before the matrix product; ``reset_after=True``
+(PyTorch, cuDNN, Keras' ``reset_after``) applies ``r`` after it and needs the
+separate hidden bias ``b_hn``.  The book's time index starts at 1; ``h[:, 0]``
+is :math:`h_1`.
+
+Modules
+-------
+activations, rnn, output (softmax, loss), initializers, gradcheck, clipping,
+gradient_flow, gru, lstm, cells (registry), bidirectional, deep, model,
+text (vocabulary, one-hot), corpus, optim, charlm, tasks.
+"""
+from .activations import relu, sigmoid, tanh
+from .output import (OutputCache, OutputParams, log_softmax, output_backward,
+                     output_forward, softmax, softmax_cross_entropy)
+from .rnn import (RNNCache, RNNParams, RNNStepCache, SequenceGrads, StepGrads,
+                  rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward)
+
+__version__ = "0.1.0"
