@@ -75,7 +75,7 @@ def test_sequence_equals_loop_of_steps_and_inputs_untouched():
     (lambda x, h0, p: (x[0], h0, p), r"x must have 3 dimensions \(N, T, D\), got shape \(4, 3\)"),
     (lambda x, h0, p: (x, h0[:, :2], p), r"h0 must have shape \(N, H\) = \(2, 5\), got \(2, 2\)"),
     (lambda x, h0, p: (x, h0, p._replace(W=p.W[:, :4])), r"params.W must have shape \(H, H\) = \(5, 5\), got \(5, 4\)"),
-    (lambda x, h0, p: (x, h0, p._replace(b=p.b[:3])), r"params.b must have shape \(H,\) = \(5\), got \(3,\)"),
+    (lambda x, h0, p: (x, h0, p._replace(b=p.b[:3])), r"params.b must have shape \(H,\) = \(5,\), got \(3,\)"),
     (lambda x, h0, p: (x.astype(int), h0, p), r"x must be a floating-point array.*got dtype int"),
     (lambda x, h0, p: (np.where(x > 1, np.nan, x), h0, p), r"x must contain only finite values"),
 ])
