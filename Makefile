@@ -44,5 +44,33 @@ browser:
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_cells.py
 
+# --- graded exercises (nbgrader; the repository root is the course directory) ----------------
+#   make exercises                   regenerate exercises/ from solutions/ (commit the result)
+#   make check NB=exercises/02_forward_pass/02_forward_pass.ipynb   check a notebook like the grader
+#   make lab                         JupyterLab with nbgrader's extensions (Validate, Formgrader)
+#   make grade [A=02_forward_pass]   autograde submitted/, feedback/, grades.csv
+#   make bench-grade                 seconds to autograde one student's notebooks
+COURSE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/course.py
+ALLOW_ROOT = $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+.PHONY: check grade bench-grade
+
+exercises: $(BOOK_STAMP)
+	$(COURSE) exercises
+
+check: $(BOOK_STAMP)
+	@test -n "$(NB)" || { echo "usage: make check NB=exercises/<assignment>/<assignment>.ipynb"; exit 2; }
+	@$(COURSE) check "$(NB)"
+
+lab: $(BOOK_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/exercises $(ALLOW_ROOT) $(LAB_ARGS)
+
+grade: $(BOOK_STAMP)
+	$(COURSE) grade $(A)
+
+bench-grade: $(BOOK_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_autograde.py
+
 clean:
 	rm -rf _build .pytest_cache

@@ -1,0 +1,527 @@
+"""The instructor workflow end to end, with the real nbgrader CLI in a temporary course.
+
+One module-scoped course (the pattern of nbgrader's own tests/apps: a temporary course directory
+whose nbgrader_config.py loads the repository's and points root and exchange elsewhere):
+
+    generate_assignment -> a class of fake students -> ONE `tools/course.py grade` run
+    (autograde student by student, generate_feedback, nbgrader export to CSV)
+
+The class has, for every assignment in solutions/: a perfect student (release notebook with the
+solutions filled in), a blank one (the untouched release) and students whose notebooks break
+single functions in the ways students do (infinite loop, import error, syntax error, sys.exit(),
+unbounded memory, a killed kernel, calling the reference, monkey-patching the checkers, editing or
+deleting a test cell, printing megabytes).  Expected: zero on what broke, full marks on the rest.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import csv
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = sys.executable
+BIN = os.path.dirname(PY)
+ASSIGNMENTS = sorted(os.path.basename(os.path.dirname(p)) for p in
+                     glob.glob(os.path.join(REPO, "solutions", "*", "")) if
+                     os.path.exists(os.path.join(p, os.path.basename(os.path.dirname(p)) + ".ipynb")))
+HIDDEN_MARKERS = ('find_spec("rnncourse.grading")', "hidden=True", "BEGIN HIDDEN TESTS", "answer=")
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+pytestmark = pytest.mark.skipif(not ASSIGNMENTS, reason="no assignments in solutions/")
+
+
+def env(**extra):
+    e = dict(os.environ)
+    e["PATH"] = BIN + os.pathsep + e.get("PATH", "")
+    e["RNNCOURSE_CALL_TIME_LIMIT"] = "2"      # a student's function may run 2 s per call here
+    e["RNNCOURSE_KERNEL_MEMORY_MB"] = "2048"
+    e["PYTHONWARNINGS"] = "ignore"
+    e.update(extra)
+    return e
+
+
+def run(args, cwd, check=True, **kw):
+    res = subprocess.run(args, cwd=cwd, env=env(**kw.pop("extra_env", {})), text=True,
+                         capture_output=True, timeout=kw.pop("timeout", 900), **kw)
+    if check and res.returncode != 0:
+        raise AssertionError(f"{args} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def nbgrader(args, cwd, **kw):
+    return run([PY, "-m", "nbgrader"] + list(args), cwd, **kw)
+
+
+def make_course(path, assignments=ASSIGNMENTS, cell_timeout=6):
+    os.makedirs(path, exist_ok=True)
+    for a in assignments:
+        shutil.copytree(os.path.join(REPO, "solutions", a), os.path.join(path, "solutions", a))
+    with open(os.path.join(path, "nbgrader_config.py"), "w") as fh:
+        fh.write(textwrap.dedent(f"""
+            c = get_config()
+            load_subconfig("nbgrader_config.py", path={REPO!r})
+            c.CourseDirectory.root = {str(path)!r}
+            c.Exchange.root = {os.path.join(str(path), "exchange")!r}
+            c.Execute.timeout = {cell_timeout}
+            """))
+    run([PY, os.path.join(REPO, "tools", "course.py"), "--course", str(path), "exercises"], REPO)
+    return str(path)
+
+
+# ----------------------------------------------------------------------------- fake students
+def gid(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def strip_markers(src):
+    return "\n".join(line for line in src.split("\n") if line.strip() not in (BEGIN, END))
+
+
+def solved(release, solution):
+    """The release notebook with every answer cell filled in from the solution notebook."""
+    answers = {gid(c): c.source for c in solution.cells if gid(c)}
+    nb = copy.deepcopy(release)
+    for c in nb.cells:
+        if c.metadata.get("nbgrader", {}).get("solution") and gid(c) in answers:
+            c.source = strip_markers(answers[gid(c)])
+    return nb
+
+
+def graded_functions(nb):
+    """{function name: answer cell} for answer cells defining a function that has test cells."""
+    ids = {gid(c) for c in nb.cells}
+    out = {}
+    for c in nb.cells:
+        m = c.metadata.get("nbgrader", {})
+        if m.get("solution") and c.cell_type == "code":
+            for name in re.findall(r"^def (\w+)\(", c.source, re.M):
+                if f"{name}_visible" in ids and f"{name}_hidden" in ids:
+                    out[name] = c
+                    break
+    return out
+
+
+def inject_in_body(src, name, lines):
+    """Insert ``lines`` at the top of function ``name``'s body (after its docstring)."""
+    fn = next(n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef) and n.name == name)
+    body = fn.body
+    first = body[1] if (len(body) > 1 and isinstance(body[0], ast.Expr)
+                        and isinstance(getattr(body[0], "value", None), ast.Constant)) else body[0]
+    rows = src.split("\n")
+    indent = " " * first.col_offset
+    rows[first.lineno - 1:first.lineno - 1] = [indent + line for line in lines]
+    return "\n".join(rows)
+
+
+def delegating_cell(name):
+    return textwrap.dedent(f"""
+        from rnncourse.grading import load_checks as _load_checks
+        def {name}(*args, **kwargs):
+            return _load_checks()["{name}"].reference(*args, **kwargs)
+        """)
+
+
+def patching_cell(name):
+    return textwrap.dedent(f"""
+        import sys as _sys
+        import numpy as _np
+        import rnncourse.grading as _gr
+        def {name}(*args, **kwargs):
+            return 0.0
+        _gr.check = lambda *a, **k: print("all tests passed")
+        _gr.check_function = lambda *a, **k: 1
+        _gr._compare = lambda *a, **k: None
+        _gr.load_checks = lambda *a, **k: {{}}
+        _np.allclose = lambda *a, **k: True
+        _np.testing.assert_allclose = lambda *a, **k: None
+        for _m in list(_sys.modules.values()):
+            if getattr(_m, "__name__", "").startswith("rnncourse.") and hasattr(_m, "{name}"):
+                setattr(_m, "{name}", {name})
+        """)
+
+
+# fault -> (how it changes the notebook, does it cost the function its points)
+def apply_fault(nb, fault, name):
+    cell = graded_functions(nb)[name]
+    if fault == "infinite_loop":
+        cell.source = inject_in_body(cell.source, name, ["while True:", "    pass"])
+    elif fault == "memory_hog":
+        cell.source = inject_in_body(cell.source, name,
+                                     ["_hog = []", "while True:", "    _hog.append(bytearray(10**8))"])
+    elif fault == "import_error":
+        cell.source = "import rnncourse_no_such_module\n" + cell.source
+    elif fault == "syntax_error":
+        cell.source = "this line is not python\n" + cell.source
+    elif fault == "sys_exit":
+        cell.source = "import sys\nsys.exit('giving up')\n" + cell.source
+    elif fault == "kernel_killer":
+        cell.source = "import os\nos._exit(1)\n" + cell.source
+    elif fault == "delegate":
+        cell.source = delegating_cell(name)
+    elif fault == "monkeypatch":
+        cell.source = patching_cell(name)
+    elif fault == "edit_test_cell":
+        cell.source = inject_in_body(cell.source, name, ["return None"])
+        for c in nb.cells:
+            if gid(c) in (f"{name}_visible", f"{name}_hidden"):
+                c.source = "print('all tests passed')"
+    elif fault == "print_megabytes":
+        cell.source = "print('x' * 3_000_000)\n" + cell.source
+    elif fault == "delete_test_cell":
+        nb.cells = [c for c in nb.cells if gid(c) != f"{name}_visible"]
+    else:  # pragma: no cover
+        raise ValueError(fault)
+
+
+BREAKING = ["infinite_loop", "import_error", "syntax_error", "sys_exit", "memory_hog",
+            "kernel_killer", "delegate", "monkeypatch", "edit_test_cell"]
+HARMLESS = ["print_megabytes", "delete_test_cell"]
+
+
+def dependents(nb, broken):
+    """Functions whose solution calls a broken function (they fail too): transitive closure."""
+    funcs = graded_functions(nb)
+    out = set(broken)
+    changed = True
+    while changed:
+        changed = False
+        for name, cell in funcs.items():
+            if name in out:
+                continue
+            body = cell.source.split("\n", 1)[-1]
+            if any(re.search(rf"\b{b}\(", body) for b in out):
+                out.add(name)
+                changed = True
+    return out
+
+
+def build_class(course):
+    """Write submitted/<student>/<assignment>/ and return {(assignment, student): expectation}."""
+    plan = {}
+    for a in ASSIGNMENTS:
+        release = nbformat.read(os.path.join(course, "exercises", a, f"{a}.ipynb"), 4)
+        solution = nbformat.read(os.path.join(course, "solutions", a, f"{a}.ipynb"), 4)
+        good = solved(release, solution)
+        funcs = list(graded_functions(good))
+        notebooks = {"perfect": (good, {"kind": "perfect"}), "blank": (release, {"kind": "blank"})}
+        harmless = copy.deepcopy(good)
+        zero_cells = set()
+        for fault, name in zip(HARMLESS, funcs):
+            apply_fault(harmless, fault, name)
+            if fault == "delete_test_cell":
+                zero_cells.add(f"{name}_visible")
+        notebooks["harmless"] = (harmless, {"kind": "faults", "broken": set(), "zero_cells": zero_cells,
+                                            "faults": dict(zip(HARMLESS, funcs))})
+        for k in range(0, len(BREAKING), len(funcs)):
+            chunk = BREAKING[k:k + len(funcs)]
+            nb = copy.deepcopy(good)
+            for fault, name in zip(chunk, funcs):
+                apply_fault(nb, fault, name)
+            broken = dependents(good, set(funcs[:len(chunk)]))
+            notebooks[f"broken{k // len(funcs) + 1}"] = (
+                nb, {"kind": "faults", "broken": broken, "zero_cells": set(),
+                     "faults": dict(zip(chunk, funcs))})
+        for student, (nb, expectation) in notebooks.items():
+            d = os.path.join(course, "submitted", student, a)
+            shutil.copytree(os.path.join(course, "exercises", a), d)   # with checks.py, as fetched
+            nbformat.write(nb, os.path.join(d, f"{a}.ipynb"))
+            plan[(a, student)] = expectation
+    return plan
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("course"))
+    plan = build_class(course)
+    res = run([PY, os.path.join(REPO, "tools", "course.py"), "--course", course, "grade"], REPO,
+              check=False)
+    return course, plan, res
+
+
+def grades(course, assignment, student):
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course}/gradebook.db", "rnncourse") as gb:
+        nb = gb.find_submission_notebook(assignment, assignment, student)
+        return {g.name: (g.score, g.max_score, g.needs_manual_grade, g.cell.cell_type)
+                for g in nb.grades}
+
+
+# ----------------------------------------------------------------------------- tests
+def test_class_run_grades_everyone_with_progress_lines(graded):
+    course, plan, res = graded
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = [line for line in res.stdout.splitlines() if line.startswith("[")]
+    assert len(lines) == len(plan), res.stdout
+    n = len(plan)
+    for k, line in enumerate(lines, 1):
+        assert re.match(rf"\[\s*{k}/{n}\] \S+ \S+: [\d.]+ / [\d.]+", line), line
+    assert "Traceback" not in res.stdout
+    assert len(res.stdout.splitlines()) < n + 10, "grading should print one line per submission"
+    with open(os.path.join(course, "grades.csv")) as fh:
+        rows = list(csv.DictReader(fh))
+    assert {(r["assignment"], r["student_id"]) for r in rows} == set(plan)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_perfect_submission_gets_every_autograded_point(graded, assignment):
+    course, plan, _ = graded
+    g = grades(course, assignment, "perfect")
+    for name, (score, max_score, manual, cell_type) in g.items():
+        if cell_type == "markdown":
+            assert manual, f"{name}: a written answer waits for a manual grade"
+        else:
+            assert score == max_score, f"{name}: {score} / {max_score}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_untouched_release_scores_zero(graded, assignment):
+    course, plan, _ = graded
+    g = grades(course, assignment, "blank")
+    assert g and all(score == 0 for score, *_ in g.values()), g
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("student", ["harmless", "broken1", "broken2"])
+def test_faults_cost_exactly_the_broken_parts(graded, assignment, student):
+    course, plan, _ = graded
+    if (assignment, student) not in plan:
+        pytest.skip("this assignment needs fewer fault students")
+    expect = plan[(assignment, student)]
+    g = grades(course, assignment, student)
+    for name, (score, max_score, manual, cell_type) in g.items():
+        func = name.rsplit("_", 1)[0]
+        if cell_type == "markdown":
+            continue
+        if func in expect["broken"] or name in expect["zero_cells"]:
+            assert score == 0, f"{student} {name}: expected 0 ({expect['faults']}), got {score}"
+        else:
+            assert score == max_score, f"{student} {name}: expected {max_score} ({expect['faults']}), got {score}"
+
+
+def _feedback_text(course, assignment, student):
+    path = os.path.join(course, "feedback", student, assignment, f"{assignment}.html")
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def test_feedback_never_shows_hidden_tests_or_loads_a_cdn(graded):
+    course, plan, _ = graded
+    for (assignment, student) in plan:
+        html = _feedback_text(course, assignment, student)
+        for marker in HIDDEN_MARKERS:
+            assert marker not in html, f"{student}/{assignment} feedback shows hidden test code: {marker}"
+        assert not re.search(r"<script[^>]+src=[\"']https?:", html), "feedback loads a script from the web"
+        assert "cdnjs" not in html and "MathJax.Hub" not in html
+
+
+def test_feedback_explains_failures(graded):
+    course, plan, _ = graded
+    for (assignment, student), expect in plan.items():
+        html = _feedback_text(course, assignment, student)
+        assert "Score:" in html
+        if student == "blank":
+            assert "is not implemented yet" in html
+        faults = expect.get("faults", {})
+        if "infinite_loop" in faults:
+            assert "did not return within" in html
+        if "delegate" in faults:
+            assert "calls the course&#39;s reference implementation" in html or \
+                   "calls the course's reference implementation" in html
+        if "kernel_killer" in faults:
+            assert "KernelDied" in html
+        if "memory_hog" in faults:
+            assert "ran out of memory" in html
+        if "print_megabytes" in faults:
+            assert "output truncated" in html
+            assert len(html) < 1_000_000
+
+
+def test_validate_passes_on_solutions_and_fails_on_releases(tmp_path):
+    course = make_course(tmp_path / "course")
+    for a in ASSIGNMENTS:
+        sol = nbgrader(["validate", os.path.join(course, "solutions", a, f"{a}.ipynb")], course)
+        assert "Success! Your notebook passes all the tests." in sol.stdout, sol.stdout + sol.stderr
+        rel = os.path.join(course, "exercises", a, f"{a}.ipynb")
+        out = nbgrader(["validate", rel], course).stdout
+        assert "VALIDATION FAILED ON" in out and "Success" not in out, out
+        inv = nbgrader(["validate", "--invert", rel], course).stdout
+        assert "Success! The notebook does not pass any tests." in inv, inv
+    # the students' command: a clear verdict and the exit status scripts can use
+    a = ASSIGNMENTS[-1]
+    ok = run([PY, os.path.join(REPO, "tools", "course.py"), "--course", course, "check",
+              os.path.join(course, "solutions", a, f"{a}.ipynb")], REPO, check=False)
+    assert ok.returncode == 0 and "PASSED" in ok.stdout, ok.stdout + ok.stderr
+    bad = run([PY, os.path.join(REPO, "tools", "course.py"), "--course", course, "check",
+               os.path.join(course, "exercises", a, f"{a}.ipynb")], REPO, check=False)
+    assert bad.returncode == 1 and "FAILED: some tests fail" in bad.stdout, bad.stdout + bad.stderr
+    assert "is not implemented yet" in bad.stdout
+
+
+def test_release_fetch_submit_collect_for_two_students(tmp_path):
+    a = ASSIGNMENTS[-1]
+    course = make_course(tmp_path / "course", assignments=[a])
+    exchange = os.path.join(course, "exchange")
+    nbgrader(["release_assignment", a], course)
+    assert os.path.isdir(os.path.join(exchange, "rnncourse", "outbound", a))
+    solution = nbformat.read(os.path.join(course, "solutions", a, f"{a}.ipynb"), 4)
+    for student in ("alice", "bob"):
+        home = tmp_path / student
+        home.mkdir()
+        flags = ["--course", "rnncourse", f"--Exchange.root={exchange}"]
+        extra = {"JUPYTER_DATA_DIR": str(home / "data"), "HOME": str(home)}
+        nbgrader(["list"] + flags, str(home), extra_env=extra)
+        nbgrader(["fetch_assignment", a] + flags, str(home), extra_env=extra)
+        path = home / a / f"{a}.ipynb"
+        assert path.exists()
+        if student == "alice":
+            nbformat.write(solved(nbformat.read(str(path), 4), solution), str(path))
+        nbgrader(["submit", a, f"--student={student}"] + flags, str(home), extra_env=extra)
+    nbgrader(["collect", a], course)
+    assert sorted(os.listdir(os.path.join(course, "submitted"))) == ["alice", "bob"]
+    res = run([PY, os.path.join(REPO, "tools", "course.py"), "--course", course, "grade", "--csv", ""],
+              REPO, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    alice = grades(course, a, "alice")
+    bob = grades(course, a, "bob")
+    assert all(s == m for s, m, manual, t in alice.values() if t == "code")
+    assert all(s == 0 for s, *_ in bob.values())
+    nbgrader(["release_feedback", a], course)
+    nbgrader(["fetch_feedback", a, "--course", "rnncourse", f"--Exchange.root={exchange}",
+              "--student=alice"], str(tmp_path / "alice"),
+             extra_env={"JUPYTER_DATA_DIR": str(tmp_path / "alice" / "data"), "HOME": str(tmp_path / "alice")})
+    fetched = glob.glob(str(tmp_path / "alice" / a / "feedback" / "*" / f"{a}.html"))
+    assert fetched, os.listdir(tmp_path / "alice" / a)
+
+
+# ----------------------------------------------------------------------------- browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(graded, tmp_path_factory):
+    """JupyterLab (with nbgrader's extensions) serving the graded course."""
+    import urllib.request
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: `make browser` installs it")
+        pytest.skip("Chromium is not installed (make browser)")
+    course = graded[0]
+    os.makedirs(os.path.join(course, "exchange"), exist_ok=True)
+    state = tmp_path_factory.mktemp("jupyter")
+    port, token = _free_port(), "rnncourse-test-token"
+    args = [os.path.join(BIN, "jupyter-lab"), "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+            f"--ServerApp.token={token}", f"--ServerApp.root_dir={course}",
+            f"--LabApp.workspaces_dir={state / 'ws'}", f"--LabApp.user_settings_dir={state / 'us'}"]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    log = open(state / "lab.log", "w")
+    proc = subprocess.Popen(args, cwd=course, stdout=log, stderr=subprocess.STDOUT,
+                            env=env(JUPYTER_CONFIG_DIR=str(state / "config"),
+                                    JUPYTER_RUNTIME_DIR=str(state / "runtime")))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except Exception:
+                if proc.poll() is not None:
+                    raise RuntimeError(open(state / "lab.log").read())
+                import time
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("JupyterLab did not start:\n" + open(state / "lab.log").read())
+        yield base, token, course
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def test_formgrader_in_jupyterlab_lists_assignments_submissions_and_scores(lab, browser, graded):
+    base, token, course = lab
+    _, plan, _ = graded
+    students = sorted({s for _, s in plan})
+    page = browser.new_page()
+    page.goto(f"{base}/lab?token={token}&reset")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click(timeout=60000)
+    page.locator(".lm-Menu-itemLabel", has_text="Formgrader").first.click()
+    frame = page.frame_locator("#formgrader iframe")
+    rows = frame.locator("#main-table tr")
+    rows.first.wait_for(timeout=60000)
+    frame.locator("#main-table td.name", has_text=ASSIGNMENTS[-1]).wait_for(timeout=30000)
+    for a in ASSIGNMENTS:
+        row = frame.locator("#main-table tr", has=frame.locator("td.name", has_text=a))
+        assert row.locator("td.num-submissions").inner_text().strip() == str(len(students))
+        assert row.locator("td.release a").count() == 1, "Release needs the exchange directory"
+    frame.locator("a", has_text="Manual Grading").first.click()
+    frame.locator("td", has_text=ASSIGNMENTS[0]).first.wait_for(timeout=30000)
+    gradebook = frame.locator("table").first.inner_text()
+    for a in ASSIGNMENTS:
+        assert re.search(rf"{a}\s+\S+\s+{len(students)}\s+[\d.]+ / [\d.]+", gradebook), gradebook
+    frame.locator("a", has_text="Manage Students").first.click()
+    frame.locator("td", has_text="perfect").first.wait_for(timeout=30000)
+    table = frame.locator("table").first.inner_text()
+    for s in students:
+        assert re.search(rf"\b{s}\b.*\d+ / \d+", table), table
+    total = {}
+    for (a, s) in plan:
+        g = grades(course, a, s)
+        total[s] = total.get(s, 0) + sum(score or 0 for score, *_ in g.values())
+    assert re.search(rf"\bblank\b\s+None\s+0 / ", table), table
+    assert re.search(rf"\bperfect\b\s+None\s+{total['perfect']:g} / ", table), table
+    page.close()
+
+
+@pytest.mark.parametrize("which", ["release", "solved"])
+def test_validate_button_of_a_notebook(lab, browser, which):
+    base, token, course = lab
+    a = ASSIGNMENTS[-1]
+    path = f"exercises/{a}/{a}.ipynb" if which == "release" else f"submitted/perfect/{a}/{a}.ipynb"
+    page = browser.new_page()
+    page.goto(f"{base}/lab/tree/{path}?token={token}&reset")
+    button = page.locator(".validate-button:visible")
+    button.wait_for(timeout=60000)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60000)
+    button.click()
+    page.locator(".jp-Dialog-header", has_text="Validation Results").wait_for(timeout=180000)
+    text = page.locator(".jp-Dialog").inner_text()
+    if which == "release":
+        assert "The following cell failed" in text and "is not implemented yet" in text, text
+        for marker in HIDDEN_MARKERS:
+            assert marker not in text
+    else:
+        assert "Success! Your notebook passes all the tests." in text, text
+    page.close()
