@@ -1,0 +1,406 @@
+r"""Long short-term memory (LSTM): one step and a whole sequence, with optional peepholes.
+
+Equations (column-vector form, gate blocks in PyTorch's order i, f, g, o)::
+
+    i_t = sigmoid(U_i x_t + W_i h_{t-1} + b_i [+ P_i * c_{t-1}])   input gate
+    f_t = sigmoid(U_f x_t + W_f h_{t-1} + b_f [+ P_f * c_{t-1}])   forget gate
+    g_t = tanh   (U_g x_t + W_g h_{t-1} + b_g)                      candidate
+    o_t = sigmoid(U_o x_t + W_o h_{t-1} + b_o [+ P_o * c_{t-1}])   output gate
+    c_t = f_t * c_{t-1} + i_t * g_t                                 cell state
+    h_t = o_t * tanh(c_t)                                           hidden state
+
+``*`` is the element-wise product.  The four blocks are stacked into one matrix
+each, so a step needs one (N, D) x (D, 4H) and one (N, H) x (H, 4H) product:
+``a = x_t @ U.T + h_prev @ W.T + b`` has shape (N, 4H) and its column blocks
+``a[:, 0:H], a[:, H:2H], a[:, 2H:3H], a[:, 3H:4H]`` are the pre-activations of
+i, f, g, o.  The optional peepholes ``P`` (3, H) (rows i, f, o) let each gate
+look at the previous cell state c_{t-1}, as in Ng's course; PyTorch's
+``nn.LSTM`` has no peepholes.
+
+Why the LSTM remembers: along the cell state, ``dc_{t-1} = dc_t * f_t`` (plus
+the paths through the gates).  There is no weight matrix and no squashing
+derivative on this path, so with forget gates near 1 the gradient reaches early
+steps almost unchanged, unlike the vanilla RNN's product of
+``W^T diag(f'(net))`` factors.
+
+Shapes: ``x`` (N, T, D), ``h0``, ``c0`` (N, H), ``h``, ``c`` (N, T, H),
+``U`` (4H, D), ``W`` (4H, H), ``b`` (4H,), ``P`` (3, H) or ``None``.
+``h[:, t]`` is :math:`h_{t+1}` in the book's 1-based time index.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from ._validation import ShapeChecker, as_rng
+from .activations import sigmoid, tanh
+
+
+class LSTMParams(NamedTuple):
+    """Parameters of an LSTM layer (PyTorch's layout, gate row blocks i, f, g, o).
+
+    U : (4H, D)  input-to-hidden weights (notes: U; Ng: W_i/W_f/W_c/W_o on x;
+        PyTorch: weight_ih_l0)
+    W : (4H, H)  hidden-to-hidden weights (PyTorch: weight_hh_l0)
+    b : (4H,)    biases (PyTorch: bias_ih_l0 + bias_hh_l0)
+    P : (3, H) or None  peephole weights, rows i, f, o, each multiplying c_{t-1}
+        element-wise (not in PyTorch)
+    """
+
+    U: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    P: Optional[np.ndarray] = None
+
+
+class LSTMStepCache(NamedTuple):
+    """What :func:`lstm_step_backward` needs.
+
+    x (N, D), h_prev (N, H), c_prev (N, H), the gate values i, f, g, o (N, H),
+    c_next (N, H) and tanh_c = tanh(c_next) (N, H).
+    """
+
+    x: np.ndarray
+    h_prev: np.ndarray
+    c_prev: np.ndarray
+    i: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    o: np.ndarray
+    c_next: np.ndarray
+    tanh_c: np.ndarray
+    params: LSTMParams
+
+
+class LSTMStepGrads(NamedTuple):
+    """Gradients of one step: dx (N, D), dh_prev (N, H), dc_prev (N, H), dparams (LSTMParams)."""
+
+    dx: np.ndarray
+    dh_prev: np.ndarray
+    dc_prev: np.ndarray
+    dparams: LSTMParams
+
+
+class LSTMCache(NamedTuple):
+    """What :func:`lstm_backward` needs, time-major for speed.
+
+    x_tm : (T, N, D) inputs;  h0, c0 : (N, H) initial states;
+    gates : (T, N, 4H) gate values, column blocks i, f, g, o (after their
+    activations); c_tm : (T, N, H) cell states; tanh_c : (T, N, H) = tanh(c_tm);
+    h_tm : (T, N, H) hidden states.  The properties ``i``, ``f``, ``g``, ``o``
+    are (T, N, H) views of ``gates`` (e.g. to plot the forget gate over time).
+    """
+
+    x_tm: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    gates: np.ndarray
+    c_tm: np.ndarray
+    tanh_c: np.ndarray
+    h_tm: np.ndarray
+    params: LSTMParams
+
+    @property
+    def i(self) -> np.ndarray:
+        """Input gate i_t, (T, N, H)."""
+        H = self.h_tm.shape[2]
+        return self.gates[:, :, 0:H]
+
+    @property
+    def f(self) -> np.ndarray:
+        """Forget gate f_t, (T, N, H)."""
+        H = self.h_tm.shape[2]
+        return self.gates[:, :, H:2 * H]
+
+    @property
+    def g(self) -> np.ndarray:
+        """Candidate g_t (the book's c~_t), (T, N, H)."""
+        H = self.h_tm.shape[2]
+        return self.gates[:, :, 2 * H:3 * H]
+
+    @property
+    def o(self) -> np.ndarray:
+        """Output gate o_t, (T, N, H)."""
+        H = self.h_tm.shape[2]
+        return self.gates[:, :, 3 * H:4 * H]
+
+
+class LSTMSequenceGrads(NamedTuple):
+    """Gradients of an LSTM layer: dx (N, T, D), dh0 (N, H), dc0 (N, H), dparams (LSTMParams)."""
+
+    dx: np.ndarray
+    dh0: np.ndarray
+    dc0: np.ndarray
+    dparams: LSTMParams
+
+
+def _check_params(chk: ShapeChecker, params) -> LSTMParams:
+    if not isinstance(params, tuple) or len(params) not in (3, 4):
+        chk.fail(f"params must be LSTMParams(U, W, b, P=None), got {type(params).__name__}")
+    U, W, b = params[:3]
+    P = params[3] if len(params) == 4 else None
+    W = chk.array("params.W", W, "4H H")
+    if W.shape[0] != 4 * W.shape[1]:
+        chk.fail(f"params.W must have shape (4H, H) = ({4 * W.shape[1]}, {W.shape[1]}) "
+                 f"(gate blocks i, f, g, o; H = {W.shape[1]} was set by params.W), "
+                 f"got ({W.shape[0]}, {W.shape[1]})")
+    U = chk.array("params.U", U, "4H D")
+    b = chk.array("params.b", b, "4H")
+    if P is not None:
+        P = chk.array("params.P", P, "3 H")
+    return LSTMParams(U, W, b, P)
+
+
+def lstm_step_forward(x, h_prev, c_prev, params: LSTMParams):
+    """One time step of an LSTM.
+
+    Parameters
+    ----------
+    x : (N, D) input at this step.
+    h_prev : (N, H) hidden state of the previous step.
+    c_prev : (N, H) cell state of the previous step.
+    params : LSTMParams with U (4H, D), W (4H, H), b (4H,), P (3, H) or None.
+
+    Returns
+    -------
+    h_next : (N, H)  ``o * tanh(c_next)``
+    c_next : (N, H)  ``f * c_prev + i * g``
+    cache : LSTMStepCache
+    """
+    chk = ShapeChecker("lstm_step_forward")
+    params = _check_params(chk, params)
+    x = chk.array("x", x, "N D")
+    h_prev = chk.array("h_prev", h_prev, "N H")
+    c_prev = chk.array("c_prev", c_prev, "N H")
+    U, W, b, P = params
+    H = W.shape[1]
+    a = x @ U.T + h_prev @ W.T + b                   # (N, 4H): U x_t + W h_{t-1} + b, all gates
+    if P is not None:                                # peepholes look at c_{t-1}
+        a[:, 0:H] += P[0] * c_prev
+        a[:, H:2 * H] += P[1] * c_prev
+        a[:, 3 * H:] += P[2] * c_prev
+    i = sigmoid(a[:, 0:H])                           # input gate
+    f = sigmoid(a[:, H:2 * H])                       # forget gate
+    g = tanh(a[:, 2 * H:3 * H])                      # candidate values
+    o = sigmoid(a[:, 3 * H:])                        # output gate
+    c_next = f * c_prev + i * g                      # keep part of the old memory, add new
+    tanh_c = tanh(c_next)
+    h_next = o * tanh_c                              # expose part of the memory
+    return h_next, c_next, LSTMStepCache(x, h_prev, c_prev, i, f, g, o, c_next, tanh_c, params)
+
+
+def lstm_step_backward(dh_next, dc_next, cache: LSTMStepCache) -> LSTMStepGrads:
+    """Backward pass of :func:`lstm_step_forward`.
+
+    Parameters
+    ----------
+    dh_next : (N, H) gradient of the loss with respect to ``h_next``.
+    dc_next : (N, H) or None, gradient with respect to ``c_next`` coming from
+        the next step (``None`` means zeros, e.g. at the last step).
+    cache : LSTMStepCache from the forward step.
+
+    Returns
+    -------
+    LSTMStepGrads(dx (N, D), dh_prev (N, H), dc_prev (N, H),
+    dparams LSTMParams(dU, dW, db, dP))  with dP None when P is None.
+    """
+    chk = ShapeChecker("lstm_step_backward")
+    chk.array("cache.c_next", cache.c_next, "N H")
+    dh_next = chk.array("dh_next", dh_next, "N H")
+    dc_next = np.zeros_like(dh_next) if dc_next is None else chk.array("dc_next", dc_next, "N H")
+    U, W, _, P = cache.params
+    i, f, g, o, tanh_c, c_prev = cache.i, cache.f, cache.g, cache.o, cache.tanh_c, cache.c_prev
+    do = dh_next * tanh_c                            # h_t = o_t * tanh(c_t)
+    dc = dc_next + dh_next * o * (1.0 - tanh_c * tanh_c)  # ... and c_t also feeds step t+1
+    di = dc * g                                      # c_t = f_t * c_{t-1} + i_t * g_t
+    dg = dc * i
+    df = dc * c_prev
+    dc_prev = dc * f                                 # the cell-state path: only a product with f_t
+    da = np.concatenate([di * i * (1.0 - i),         # i_t = sigmoid(a_i)
+                         df * f * (1.0 - f),         # f_t = sigmoid(a_f)
+                         dg * (1.0 - g * g),         # g_t = tanh(a_g)
+                         do * o * (1.0 - o)], axis=1)  # o_t = sigmoid(a_o)   -> (N, 4H)
+    H = W.shape[1]
+    dP = None
+    if P is not None:                                # a_i += P_i * c_{t-1}, same for f, o
+        da_i, da_f, da_o = da[:, 0:H], da[:, H:2 * H], da[:, 3 * H:]
+        dc_prev = dc_prev + da_i * P[0] + da_f * P[1] + da_o * P[2]
+        dP = np.stack([(da_i * c_prev).sum(axis=0), (da_f * c_prev).sum(axis=0),
+                       (da_o * c_prev).sum(axis=0)])
+    dx = da @ U                                      # a = U x_t ...
+    dh_prev = da @ W                                 #   + W h_{t-1} ...
+    dU = da.T @ cache.x
+    dW = da.T @ cache.h_prev
+    db = da.sum(axis=0)                              #   + b
+    return LSTMStepGrads(dx, dh_prev, dc_prev, LSTMParams(dU, dW, db, dP))
+
+
+def lstm_forward(x, h0, params: LSTMParams, c0=None):
+    """Run an LSTM over a whole sequence.
+
+    Parameters
+    ----------
+    x : (N, T, D) inputs.
+    h0 : (N, H) initial hidden state (``None`` means zeros).
+    params : LSTMParams with U (4H, D), W (4H, H), b (4H,), P (3, H) or None.
+    c0 : (N, H) initial cell state (``None`` means zeros).
+
+    Returns
+    -------
+    h : (N, T, H) hidden state at every step (``h[:, -1]`` is the last one).
+    c : (N, T, H) cell state at every step (``c[:, -1]`` is PyTorch's ``c_n``).
+    cache : LSTMCache for :func:`lstm_backward` (gate values in ``cache.i``,
+        ``cache.f``, ``cache.g``, ``cache.o``, each (T, N, H)).
+
+    Notes
+    -----
+    The input projection ``x @ U.T + b`` does not depend on the recurrence, so
+    it is computed for all steps, all four gates, in one matrix product before
+    the time loop; each step then adds ``h_{t-1} @ W.T`` (one (N, 4H) product)
+    and applies the activations in place.
+    """
+    chk = ShapeChecker("lstm_forward")
+    params = _check_params(chk, params)
+    x = chk.array("x", x, "N T D")
+    N, T, _ = x.shape
+    H = params.W.shape[1]
+    h0 = np.zeros((N, H)) if h0 is None else chk.array("h0", h0, "N H")
+    c0 = np.zeros((N, H)) if c0 is None else chk.array("c0", c0, "N H")
+    U, W, b, P = params
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))    # (T, N, D)
+    gates = x_tm @ U.T                                   # (T, N, 4H): U x_t for all t
+    gates += b
+    c_tm = np.empty((T, N, H))
+    tanh_c = np.empty((T, N, H))
+    h_tm = np.empty((T, N, H))
+    WT = W.T
+    h_prev, c_prev = h0, c0
+    for t in range(T):
+        a = gates[t]                                     # (N, 4H), becomes [i, f, g, o]
+        a += h_prev @ WT                                 # + W h_{t-1}
+        if P is not None:                                # + P * c_{t-1} (peepholes i, f, o)
+            a4 = a.reshape(N, 4, H)                      # view: a4[:, k] is gate block k
+            a4[:, 0:2] += P[0:2] * c_prev[:, None, :]
+            a4[:, 3] += P[2] * c_prev
+        ifo = a[:, 0:2 * H], a[:, 3 * H:]
+        for s in ifo:                                    # sigmoid(a) = (1 + tanh(a/2)) / 2
+            s *= 0.5
+            np.tanh(s, out=s)
+            s += 1.0
+            s *= 0.5
+        g = a[:, 2 * H:3 * H]
+        np.tanh(g, out=g)                                # candidate g_t = tanh(a_g)
+        c = c_tm[t]
+        np.multiply(a[:, H:2 * H], c_prev, out=c)        # c_t = f_t * c_{t-1}
+        c += a[:, 0:H] * g                               #     + i_t * g_t
+        np.tanh(c, out=tanh_c[t])
+        np.multiply(a[:, 3 * H:], tanh_c[t], out=h_tm[t])  # h_t = o_t * tanh(c_t)
+        h_prev, c_prev = h_tm[t], c
+    cache = LSTMCache(x_tm, h0, c0, gates, c_tm, tanh_c, h_tm, params)
+    return h_tm.transpose(1, 0, 2), c_tm.transpose(1, 0, 2), cache
+
+
+def lstm_backward(dh, cache: LSTMCache, dc_last=None) -> LSTMSequenceGrads:
+    """Backpropagation through time for :func:`lstm_forward`.
+
+    Parameters
+    ----------
+    dh : (N, T, H) gradient of the loss with respect to every hidden state
+        *from above* (the output layer); the gradients that flow back along
+        the recurrence (through h_{t-1} and c_{t-1}) are added here.
+    cache : LSTMCache from the forward pass.
+    dc_last : (N, H) or None, gradient with respect to the last cell state
+        ``c[:, -1]`` (e.g. when it is passed on to a decoder); ``None`` = zeros.
+
+    Returns
+    -------
+    LSTMSequenceGrads(dx (N, T, D), dh0 (N, H), dc0 (N, H),
+    dparams LSTMParams(dU, dW, db, dP))  with dP None when P is None.
+
+    Notes
+    -----
+    Every factor that does not depend on the backward recurrence (the gate
+    derivatives, ``o_t * tanh'(c_t)``) is computed for all steps at once
+    before the loop; the loop itself only combines them with the gradients
+    arriving from step t+1 and does one (N, 4H) x (4H, H) product per step.
+    """
+    T, N, H = cache.h_tm.shape
+    chk = ShapeChecker("lstm_backward", N=N, T=T, H=H)
+    dh = chk.array("dh", dh, "N T H")
+    dc_next = np.zeros((N, H)) if dc_last is None else chk.array("dc_last", dc_last, "N H")
+    U, W, _, P = cache.params
+    i, f, g, o = cache.i, cache.f, cache.g, cache.o
+    tanh_c = cache.tanh_c
+    c_before = np.concatenate([cache.c0[None], cache.c_tm[:-1]], axis=0)  # c_{t-1}, (T, N, H)
+    # Local derivatives of the pre-activations, for all steps at once.  In the
+    # loop, da[t] for i, f, g is (this factor) * dc_t and for o it is * dh_t.
+    da = np.empty((T, N, 4 * H))
+    da[..., 0:H] = g * i * (1.0 - i)                  # c_t = ... + i_t g_t,  i_t = sigmoid(a_i)
+    da[..., H:2 * H] = c_before * f * (1.0 - f)       # c_t = f_t c_{t-1} ..., f_t = sigmoid(a_f)
+    da[..., 2 * H:3 * H] = i * (1.0 - g * g)          # c_t = ... + i_t g_t,  g_t = tanh(a_g)
+    da[..., 3 * H:] = tanh_c * o * (1.0 - o)          # h_t = o_t tanh(c_t),  o_t = sigmoid(a_o)
+    dh_to_dc = o * (1.0 - tanh_c * tanh_c)            # h_t = o_t tanh(c_t): dh_t -> dc_t
+    dh_tm = dh.transpose(1, 0, 2)
+    dh_next = np.zeros((N, H))
+    dc = np.empty((N, H))
+    for t in range(T - 1, -1, -1):
+        dht = dh_tm[t] + dh_next                      # dL/dh_t: from above + from step t+1
+        np.multiply(dht, dh_to_dc[t], out=dc)         # h_t = o_t * tanh(c_t)
+        dc += dc_next                                 # c_t also feeds c_{t+1}
+        d = da[t]                                     # (N, 4H), becomes dL/da_t
+        d4 = d.reshape(N, 4, H)                       # view: d4[:, k] is gate block k
+        d4[:, 0:3] *= dc[:, None, :]                  # through c_t (i, f, g)
+        d4[:, 3] *= dht                               # through h_t (o)
+        dc_next = dc * f[t]                           # c_t = f_t * c_{t-1}: gradient flows via f_t
+        if P is not None:                             # a_{i,f,o} += P * c_{t-1}
+            dc_next += d[:, 0:H] * P[0]
+            dc_next += d[:, H:2 * H] * P[1]
+            dc_next += d[:, 3 * H:] * P[2]
+        dh_next = d @ W                               # a_t = ... + W h_{t-1}
+    D = cache.x_tm.shape[2]
+    flat = da.reshape(T * N, 4 * H)
+    dU = flat.T @ cache.x_tm.reshape(T * N, D)        # a_t = U x_t ...
+    h_before = np.concatenate([cache.h0[None], cache.h_tm[:-1]], axis=0).reshape(T * N, H)
+    dW = flat.T @ h_before                            #     + W h_{t-1} ...
+    db = flat.sum(axis=0)                             #     + b
+    dP = None
+    if P is not None:
+        cb = c_before.reshape(T * N, H)
+        dP = np.stack([(flat[:, 0:H] * cb).sum(axis=0),
+                       (flat[:, H:2 * H] * cb).sum(axis=0),
+                       (flat[:, 3 * H:] * cb).sum(axis=0)])
+    dx = (da @ U).transpose(1, 0, 2)
+    return LSTMSequenceGrads(dx, dh_next, dc_next, LSTMParams(dU, dW, db, dP))
+
+
+def init_lstm_params(D: int, H: int, rng, peepholes: bool = False,
+                     forget_bias: float = 1.0) -> LSTMParams:
+    """Random LSTM parameters.
+
+    U (4H, D), W (4H, H) and P (3, H) are drawn from U(-1/sqrt(H), 1/sqrt(H))
+    (PyTorch's default); b (4H,) is zero except the forget-gate block
+    ``b[H:2H] = forget_bias``: with f_t = sigmoid(1) ~ 0.73 at the start the
+    cell keeps most of its memory and the gradient along c_t does not vanish
+    before training has begun (Gers et al. 2000; Jozefowicz et al. 2015).
+
+    Parameters
+    ----------
+    D, H : input and hidden sizes.
+    rng : int seed or numpy.random.Generator.
+    peepholes : also create P (3, H); otherwise P is None.
+    forget_bias : initial value of the forget-gate bias.
+    """
+    chk = ShapeChecker("init_lstm_params")
+    D = chk.positive_int("D", D)
+    H = chk.positive_int("H", H)
+    if not np.isfinite(forget_bias):
+        chk.fail(f"forget_bias must be a finite number, got {forget_bias!r}")
+    gen = as_rng(rng, "init_lstm_params")
+    k = 1.0 / np.sqrt(H)
+    U = gen.uniform(-k, k, (4 * H, D))
+    W = gen.uniform(-k, k, (4 * H, H))
+    b = np.zeros(4 * H)
+    b[H:2 * H] = forget_bias
+    P = gen.uniform(-k, k, (3, H)) if peepholes else None
+    return LSTMParams(U, W, b, P)
