@@ -1,0 +1,170 @@
+r"""A bidirectional recurrent layer over any registered cell.
+
+Two independent cells read the same sequence, one from left to right and one
+from right to left (column-vector form, 1-based time as in the book)::
+
+    forward direction:   h->_t = cell(x_t, h->_{t-1}; params.forward),   t = 1, ..., T
+    backward direction:  h<-_t = cell(x_t, h<-_{t+1}; params.backward),  t = T, ..., 1
+    output:              h_t   = [h->_t ; h<-_t]                         (2H numbers)
+    an output layer:     y_t   = g(V [h->_t ; h<-_t] + c)
+
+So the state at step t summarises the past (``h->_t``: x_1 .. x_t) *and* the
+future (``h<-_t``: x_t .. x_T).  Both directions have their own parameters;
+nothing is shared between them.
+
+In the code ``h[:, t, :H]`` is the forward direction's state after reading
+``x[:, :t+1]`` and ``h[:, t, H:]`` the backward direction's state after
+reading ``x[:, t:]`` (from the end), aligned at the same time step, which is
+PyTorch's ``nn.RNN(..., bidirectional=True)`` layout.  The backward direction
+is the forward cell run on the time-reversed sequence, its states reversed
+back::
+
+    h<- = reverse_t(cell(reverse_t(x)))
+
+and its gradient is the cell's backward pass on the reversed upstream
+gradient, reversed back.  ``h0`` and ``dh0`` are stacked (2, N, H): index 0
+is the forward direction's initial state (before x_1), index 1 the backward
+direction's (after x_T), as in PyTorch's ``h_0`` for one layer.
+
+Notation: Ng writes ``a->^<t>`` and ``a<-^<t>`` and
+``y^<t> = g(W_y [a->^<t>, a<-^<t>] + b_y)``.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._validation import ShapeChecker
+from .cells import get_cell
+
+
+class BidirectionalParams(NamedTuple):
+    """Parameters of a bidirectional layer.
+
+    forward : the left-to-right cell's params (e.g. RNNParams), PyTorch ``*_l0``.
+    backward : the right-to-left cell's params, same type and shapes,
+        PyTorch ``*_l0_reverse``.
+    """
+
+    forward: Any
+    backward: Any
+
+
+class BidirectionalCache(NamedTuple):
+    """What :func:`bidirectional_backward` needs: the cell, H, both directions' caches."""
+
+    cell: Any
+    H: int
+    cache_forward: Any
+    cache_backward: Any
+
+
+class BidirectionalGrads(NamedTuple):
+    """Gradients of a bidirectional layer.
+
+    dx : (N, T, D)  sum of both directions' input gradients.
+    dh0 : (2, N, H)  gradient for h0 (index 0 forward, 1 backward direction).
+    dparams : BidirectionalParams of gradients (same structure as params).
+    """
+
+    dx: np.ndarray
+    dh0: np.ndarray
+    dparams: BidirectionalParams
+
+
+def check_bidirectional_params(chk: ShapeChecker, params, cell, name: str = "params"):
+    """Check a BidirectionalParams and set the checker's D and H.
+
+    Returns ``(D, H)``.  Both directions must be parameters of ``cell`` with the
+    same input size D and hidden size H.
+    """
+    if not isinstance(params, tuple) or len(params) != 2:
+        chk.fail(f"{name} must be BidirectionalParams(forward, backward), "
+                 f"got {type(params).__name__}")
+    fwd, bwd = params
+    sizes = []
+    for direction, p in (("forward", fwd), ("backward", bwd)):
+        if not hasattr(p, "U") or not hasattr(p, "W"):
+            chk.fail(f"{name}.{direction} must be the {cell.name!r} cell's params "
+                     f"(with U and W), got {type(p).__name__}")
+        if np.ndim(p.U) != 2 or np.ndim(p.W) != 2:
+            chk.fail(f"{name}.{direction}.U and .W must be 2-D, got shapes "
+                     f"{np.shape(p.U)} and {np.shape(p.W)}")
+        sizes.append((cell.input_size(p), cell.hidden_size(p)))
+    if sizes[0] != sizes[1] or type(fwd) is not type(bwd):
+        chk.fail(f"{name}.forward and {name}.backward must have the same type and "
+                 f"(input size D, hidden size H), got {type(fwd).__name__} "
+                 f"(D, H) = {sizes[0]} and {type(bwd).__name__} (D, H) = {sizes[1]}")
+    return sizes[0]
+
+
+def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None):
+    r"""Run a bidirectional layer over a whole sequence.
+
+    .. math::
+
+        \overrightarrow{h}_t = \mathrm{cell}(x_t, \overrightarrow{h}_{t-1}), \quad
+        \overleftarrow{h}_t = \mathrm{cell}(x_t, \overleftarrow{h}_{t+1}), \quad
+        h_t = [\overrightarrow{h}_t ; \overleftarrow{h}_t]
+
+    and an output layer on top computes ``y_t = g(V [h->_t ; h<-_t] + c)``.
+
+    Parameters
+    ----------
+    x : (N, T, D) inputs.
+    params : BidirectionalParams(forward, backward), each the cell's params
+        with input size D and hidden size H.
+    cell : str or Cell
+        Registry name (see :func:`rnncourse.cells.get_cell`), default ``"rnn"``.
+    h0 : (2, N, H) or None
+        Initial states: ``h0[0]`` for the forward direction (before x_1),
+        ``h0[1]`` for the backward direction (after x_T).  ``None``: zeros.
+
+    Returns
+    -------
+    h : (N, T, 2H)
+        ``h[:, t, :H]`` forward-direction state after x_1..x_{t+1} (0-based t),
+        ``h[:, t, H:]`` backward-direction state after x_T..x_{t+1}.
+    cache : BidirectionalCache for :func:`bidirectional_backward`.
+    """
+    chk = ShapeChecker("bidirectional_forward")
+    cell = get_cell(cell)
+    D, H = check_bidirectional_params(chk, params, cell)
+    chk.dims.update(D=D, H=H)
+    chk.source.update(D="params.forward.U", H="params.forward.W")
+    x = chk.array("x", x, "N T D")
+    if h0 is None:
+        h0_f = h0_b = None
+    else:
+        h0 = chk.array("h0", h0, "2 N H")
+        h0_f, h0_b = h0[0], h0[1]
+    h_f, cache_f = cell.forward(x, h0_f, params.forward)               # left to right
+    x_rev = np.ascontiguousarray(x[:, ::-1])                            # x_T, ..., x_1
+    h_b_rev, cache_b = cell.forward(x_rev, h0_b, params.backward)      # right to left
+    h = np.concatenate([h_f, h_b_rev[:, ::-1]], axis=2)                 # [h->_t ; h<-_t]
+    return h, BidirectionalCache(cell, H, cache_f, cache_b)
+
+
+def bidirectional_backward(dh, cache: BidirectionalCache) -> BidirectionalGrads:
+    """Backward pass of :func:`bidirectional_forward`.
+
+    Parameters
+    ----------
+    dh : (N, T, 2H) gradient of the loss with respect to ``h``.
+    cache : BidirectionalCache from the forward pass.
+
+    Returns
+    -------
+    BidirectionalGrads(dx (N, T, D), dh0 (2, N, H), dparams BidirectionalParams)
+    """
+    H = cache.H
+    chk = ShapeChecker("bidirectional_backward", H2=2 * H)
+    dh = chk.array("dh", dh, "N T H2")
+    cell = cache.cell
+    # h = [h_f ; reverse(h_b_rev)]: split the gradient, reverse the second half
+    g_f = cell.backward(np.ascontiguousarray(dh[:, :, :H]), cache.cache_forward)
+    g_b = cell.backward(np.ascontiguousarray(dh[:, ::-1, H:]), cache.cache_backward)
+    dx = g_f.dx + g_b.dx[:, ::-1]                # x feeds both directions (x_rev = reverse(x))
+    dh0 = np.stack([g_f.dh0, g_b.dh0])
+    return BidirectionalGrads(dx, dh0, BidirectionalParams(g_f.dparams, g_b.dparams))
