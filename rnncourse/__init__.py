@@ -69,6 +69,10 @@ gradient_flow, gru, lstm, cells (registry), bidirectional, deep, model,
 text (vocabulary, one-hot), corpus, optim, charlm, tasks.
 """
 from .activations import relu, sigmoid, tanh
+from .bidirectional import (BidirectionalGrads, BidirectionalParams, bidirectional_backward,
+                            bidirectional_forward)
+from .cells import CELL_NAMES, Cell, get_cell
+from .deep import DeepGrads, deep_backward, deep_forward, init_deep_params
 from .output import (OutputCache, OutputParams, log_softmax, output_backward,
                      output_forward, softmax, softmax_cross_entropy)
 from .rnn import (RNNCache, RNNParams, RNNStepCache, SequenceGrads, StepGrads,

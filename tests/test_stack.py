@@ -1,5 +1,4 @@
 """Cell registry, bidirectional and deep RNNs: finite differences, PyTorch oracle, input checks."""
-
 import numpy as np
 import pytest
 
