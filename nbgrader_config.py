@@ -15,7 +15,7 @@ import os
 import sys
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
                                     LimitOutput, SaveAutoGrades)
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
@@ -67,7 +67,7 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # --- feedback: no hidden test code, no CDN -----------------------------------------------------
-c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ext.HideHiddenTests]
+c.GenerateFeedback.preprocessors = [ext.GetGradesWithStatus, CSSHTMLHeaderPreprocessor, ext.HideHiddenTests]
 _NBGRADER_TEMPLATES = os.path.join(os.path.dirname(importlib.util.find_spec("nbgrader").origin),
                                    "server_extensions", "formgrader", "templates")
 c.HTMLExporter.extra_template_basedirs = [ext.FEEDBACK_TEMPLATES, _NBGRADER_TEMPLATES]

@@ -8,6 +8,9 @@
   output (so its points are zero), a fresh kernel replays the cells that ran before it, and the
   remaining cells are graded as usual.  Stock nbgrader abandons the whole submission instead.
 * :class:`TruncateOutput` -- caps the size of every output (a submission printing megabytes).
+* :class:`GetGradesWithStatus` -- nbgrader's ``GetGrades`` that also records whether a grade
+  still waits for the instructor (``needs_manual_grade``), so the feedback says "graded by hand"
+  rather than "failed" for a written answer nobody has graded yet.
 * :class:`HideHiddenTests` -- for feedback: removes hidden test regions from the cells and
   reduces the traceback of any error in a cell that had hidden tests to its one-line message,
   so hidden test code never reaches a student.
@@ -21,7 +24,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from traitlets import Integer
 
-from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, NbGraderPreprocessor
 
 try:  # jupyter_core >= 5
     from jupyter_core.utils import run_sync
@@ -158,6 +161,16 @@ def _is_message_only(out) -> bool:
             and tb[0].startswith(f"\x1b[0;31m{out.get('ename')}\x1b[0m: ")
             and not any("Cell In[" in line or "Traceback (most recent call last)" in line
                         or "---->" in line for line in tb))
+
+
+class GetGradesWithStatus(GetGrades):
+    """``GetGrades`` plus ``metadata.nbgrader.needs_manual_grade`` on every graded cell."""
+
+    def _get_score(self, cell, resources):
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["needs_manual_grade"] = bool(grade.needs_manual_grade)
 
 
 class HideHiddenTests(ClearHiddenTests):
