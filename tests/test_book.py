@@ -1,0 +1,361 @@
+"""The built book, opened page by page in a real browser (headless Chromium via Playwright).
+
+``make test`` builds the book first (``make book``); this module builds nothing.  Every page
+under ``_build/html`` (but the search and index pages and the static assets) is served from a
+local ``http.server`` and opened in Debian's Chromium (``/usr/bin/chromium``, installed by
+``make browser``).  A page fails on:
+
+* a JavaScript error or a console error, a failed or 4xx/5xx request, and any request to a
+  host other than this local server (the book must be readable offline);
+* raw TeX left in the text (``$$``, ``\\(``, ``\\[``, ``\\begin{``... outside code), a math
+  element that MathJax did not typeset, or a MathJax error;
+* a broken image (``naturalWidth == 0``);
+* a link to a local file or anchor that does not exist;
+* Chinese text drawn as identical "tofu" boxes (no CJK font).
+
+Screenshots of a few pages go to ``_build/screenshots/``.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import html as htmlmod
+import http.server
+import os
+import re
+import threading
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+SKIP_TOP = {"genindex.html", "search.html", "py-modindex.html"}
+SCREENSHOT_PAGES = ("book/intro.html", "book/01_notation.html", "book/02_forward_pass.html",
+                    "book/05_gru.html")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# Raw TeX that should never be visible once MathJax has run (code and typeset math removed).
+RAW_TEX = [
+    (re.compile(r"\$\$"), "$$"),
+    (re.compile(r"\\\(|\\\)"), r"\( or \)"),
+    (re.compile(r"\\\[|\\\]"), r"\[ or \]"),
+    (re.compile(r"\\begin\{|\\end\{"), r"\begin{ / \end{"),
+    (re.compile(r"\\(frac|sum|prod|partial|mathbf|boldsymbol|tanh|sigma|odot|langle|rangle|"
+                r"left|right|text|mathrm|top|quad|cdot|times)\b"), "a TeX command"),
+    (re.compile(r"\$[^$\n]{0,80}[\\^_][^$\n]{0,80}\$"), "$...$ with TeX inside"),
+]
+
+
+def book_pages() -> list[str]:
+    if not (HTML / "index.html").is_file():
+        return []
+    pages = []
+    for path in sorted(HTML.rglob("*.html")):
+        rel = path.relative_to(HTML).as_posix()
+        if rel.startswith(("_", "exercises/")) or rel in SKIP_TOP or rel == "index.html":
+            continue
+        pages.append(rel)
+    return pages
+
+
+PAGES = book_pages()
+
+
+def _require_build() -> None:
+    if not (HTML / "index.html").is_file():
+        pytest.fail(f"the book is not built ({HTML / 'index.html'} is missing): run `make book` "
+                    "first (`make test` does it for you)", pytrace=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: a local server and one browser for the whole module
+# ---------------------------------------------------------------------------------------------
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    _require_build()
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_build()
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian packages chromium, "
+                    "chromium-driver)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Links: which local files and anchors exist
+# ---------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _ids(path: Path) -> frozenset:
+    text = path.read_text(encoding="utf8", errors="replace")
+    return frozenset(htmlmod.unescape(m) for m in
+                     re.findall(r"""\b(?:id|name)\s*=\s*["']([^"']+)["']""", text))
+
+
+def _local_target(url: str, base: str):
+    """(file path, fragment) for a URL on the local server, or None for other hosts."""
+    parts = urlsplit(url)
+    if f"{parts.scheme}://{parts.netloc}/" != base:
+        return None
+    rel = unquote(parts.path).lstrip("/")
+    path = HTML / rel
+    if rel == "" or rel.endswith("/"):
+        path = path / "index.html"
+    return path, unquote(parts.fragment)
+
+
+def broken_links(hrefs: list[str], page_url: str, base: str, page_ids: frozenset) -> list[str]:
+    problems = []
+    for href in sorted(set(hrefs)):
+        if href.startswith(("mailto:", "javascript:", "data:", "tel:")) or href in ("", "#"):
+            continue
+        url = urljoin(page_url, href)
+        target = _local_target(url, base)
+        if target is None:
+            if urlsplit(url).scheme not in ("http", "https"):
+                problems.append(f"link {href!r}: unexpected scheme")
+            continue
+        path, frag = target
+        try:
+            path.resolve().relative_to(HTML.resolve())
+        except ValueError:
+            problems.append(f"link {href!r} leaves the built book ({path})")
+            continue
+        if not path.is_file():
+            problems.append(f"link {href!r}: {path.relative_to(HTML)} does not exist")
+            continue
+        if frag and path.suffix == ".html":
+            ids = page_ids if url.split("#")[0] == page_url.split("#")[0] else _ids(path)
+            if frag not in ids:
+                problems.append(f"link {href!r}: no id {frag!r} in {path.relative_to(HTML)}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# In-page checks (JavaScript run in the page)
+# ---------------------------------------------------------------------------------------------
+
+WAIT_MATHJAX = """async () => {
+  const math = document.querySelectorAll('span.math, div.math');
+  if (!window.MathJax) return {hasMathJax: false, math: math.length};
+  for (let i = 0; i < 200 && !(MathJax.startup && MathJax.startup.promise); i++)
+    await new Promise(r => setTimeout(r, 50));
+  if (MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  return {hasMathJax: true, math: math.length};
+}"""
+
+INSPECT = """() => {
+  const main = document.querySelector('main') || document.body;
+  const math = [...main.querySelectorAll('span.math, div.math')];
+  const untypeset = math.filter(m => !m.querySelector('mjx-container'))
+                        .map(m => m.textContent.trim().slice(0, 80));
+  const errors = [...document.querySelectorAll('mjx-merror')]
+                   .map(e => e.getAttribute('data-mjx-error') || e.textContent.slice(0, 80));
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight, textarea, '
+                         + '.cell_output, .output')
+       .forEach(e => e.remove());
+  const images = [...document.images].map(img => ({
+      src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0}));
+  const hrefs = [...document.querySelectorAll('a[href], link[href]')]
+                  .map(a => a.getAttribute('href'));
+  const ids = [...document.querySelectorAll('[id], a[name]')].map(e => e.id || e.name);
+  return {text: clone.innerText, untypeset, errors, images, hrefs, ids,
+          containers: main.querySelectorAll('mjx-container').length, math: math.length};
+}"""
+
+# Draw each distinct character alone on a canvas, in the font the page uses for it, and hash
+# the pixels: with a CJK font every character looks different; without one, Chromium draws
+# the same ".notdef" box for all of them.
+GLYPHS = """(chars) => {
+  const probe = [...document.querySelectorAll('main *')].find(
+      e => e.childElementCount === 0 && /[\\u3400-\\u9fff]/.test(e.textContent));
+  const font = probe ? getComputedStyle(probe).font : '16px sans-serif';
+  const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+  const g = c.getContext('2d', {willReadFrequently: true});
+  const out = [];
+  for (const ch of chars) {
+    g.clearRect(0, 0, 64, 64); g.fillStyle = '#000';
+    g.font = font.replace(/\\d+(\\.\\d+)?px/, '40px'); g.textBaseline = 'top';
+    g.fillText(ch, 4, 4);
+    const d = g.getImageData(0, 0, 64, 64).data;
+    let ink = 0, h = 0;
+    for (let i = 3; i < d.length; i += 4) { ink += d[i] > 0; h = (h * 31 + d[i]) >>> 0; }
+    out.push({ch, ink, hash: h});
+  }
+  return {font, glyphs: out};
+}"""
+
+
+def inspect_page(browser, base: str, rel: str, screenshot: bool = False) -> list[str]:
+    problems: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  service_workers="block")
+
+    def route(r):
+        if r.request.url.startswith(base) or r.request.url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            problems.append(f"offline violation: request to {r.request.url}")
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("pageerror", lambda err: problems.append(f"JavaScript error: {err}"))
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type in ("error", "assert") else None)
+    page.on("requestfailed", lambda req: problems.append(
+        f"request failed: {req.url} ({req.failure})") if req.url.startswith(base) else None)
+    page.on("response", lambda resp: problems.append(f"HTTP {resp.status}: {resp.url}")
+            if resp.status >= 400 else None)
+    url = base + rel
+    try:
+        page.goto(url, wait_until="load", timeout=60_000)
+        state = page.evaluate(WAIT_MATHJAX)
+        page.wait_for_load_state("networkidle", timeout=30_000)
+        info = page.evaluate(INSPECT)
+        if state["math"] and not state["hasMathJax"]:
+            problems.append(f"{state['math']} math elements but MathJax did not load")
+        for tex in info["untypeset"]:
+            problems.append(f"math not typeset by MathJax: {tex!r}")
+        for err in info["errors"]:
+            problems.append(f"MathJax error: {err}")
+        if info["containers"] < info["math"]:
+            problems.append(f"{info['math']} math elements, only {info['containers']} rendered")
+        for pattern, label in RAW_TEX:
+            for m in pattern.finditer(info["text"]):
+                ctx = info["text"][max(0, m.start() - 40): m.end() + 40].replace("\n", " ")
+                problems.append(f"raw TeX ({label}) in the text: ...{ctx}...")
+                break
+        for img in info["images"]:
+            if not img["ok"]:
+                problems.append(f"broken image: {img['src']}")
+        problems += broken_links(info["hrefs"], url, base, frozenset(info["ids"]))
+        chars = sorted(set(CJK.findall(info["text"])))[:40]
+        if chars:
+            res = page.evaluate(GLYPHS, chars)
+            hashes = {g["hash"] for g in res["glyphs"]}
+            blank = [g["ch"] for g in res["glyphs"] if g["ink"] == 0]
+            if blank or len(hashes) < len(chars):
+                problems.append(
+                    f"Chinese text does not render ({len(hashes)} distinct glyphs for "
+                    f"{len(chars)} characters, blank: {''.join(blank)!r}, font {res['font']!r}): "
+                    "install a CJK font (Debian fonts-noto-cjk)")
+        if screenshot:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            name = rel.replace("/", "__").replace(".html", ".png")
+            page.screenshot(path=str(SHOTS / name), full_page=True)
+    finally:
+        context.close()
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+def test_book_is_built():
+    _require_build()
+    assert PAGES, "the built book has no pages"
+    assert "book/intro.html" in PAGES
+
+
+@pytest.mark.parametrize("rel", PAGES or ["(book not built)"])
+def test_page_in_browser(rel, server, browser):
+    problems = inspect_page(browser, server, rel, screenshot=rel in SCREENSHOT_PAGES)
+    assert not problems, f"{rel}:\n  " + "\n  ".join(dict.fromkeys(problems))
+
+
+def test_index_redirects_to_intro(server, browser):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(server + "index.html", wait_until="load")
+        page.wait_for_url("**/book/intro.html", timeout=10_000)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("rel", PAGES or ["(book not built)"])
+def test_page_html_needs_no_network(rel):
+    """No script, stylesheet, font or image is fetched from another host (static check; the
+    browser test sees only what a page actually requests)."""
+    _require_build()
+    text = (HTML / rel).read_text(encoding="utf8")
+    bad = re.findall(r"""<(?:script|img|iframe|source)\b[^>]*\bsrc=["'](?:https?:)?//[^"']+""",
+                     text)
+    bad += [tag for tag in re.findall(r"<link\b[^>]*>", text)
+            if re.search(r"""rel=["'][^"']*(stylesheet|preload|icon)""", tag)
+            and re.search(r"""href=["'](?:https?:)?//""", tag)]
+    assert not bad, f"{rel} loads from the network:\n  " + "\n  ".join(bad)
+
+
+def test_mathjax_is_local_and_pinned():
+    _require_build()
+    entry = HTML / "_static" / "mathjax" / "es5" / "tex-chtml.js"
+    assert entry.is_file(), f"{entry} is missing: tools/fetch_mathjax.py did not run"
+    assert (HTML / "_static/mathjax/es5/output/chtml/fonts/woff-v2").is_dir()
+    assert entry.read_bytes().find(b"3.2.2") >= 0, "not MathJax 3.2.2"
+
+
+def test_exercise_downloads_are_complete():
+    """Every released exercise linked from a page is in the HTML output, with a zip that holds
+    the notebook and the files its tests read."""
+    _require_build()
+    linked = set()
+    for rel in PAGES:
+        linked |= set(re.findall(r'href="(?:\.\./)*exercises/([^"/]+)\.zip"',
+                                 (HTML / rel).read_text(encoding="utf8")))
+    released = {p.parent.name for p in (ROOT / "exercises").glob("*/*.ipynb")
+                if p.stem == p.parent.name}
+    for stem in sorted(linked):
+        assert (HTML / "exercises" / stem / f"{stem}.ipynb").is_file()
+        with zipfile.ZipFile(HTML / "exercises" / f"{stem}.zip") as zf:
+            names = set(zf.namelist())
+        src = {f"{stem}/{p.relative_to(ROOT / 'exercises' / stem).as_posix()}"
+               for p in (ROOT / "exercises" / stem).rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+               and ".ipynb_checkpoints" not in p.parts}
+        assert names == src, f"{stem}.zip holds {sorted(names)}, the folder {sorted(src)}"
+    # A chapter whose notebook is released must link it (not say "not released yet").
+    not_released = []
+    for rel in PAGES:
+        text = (HTML / rel).read_text(encoding="utf8")
+        for block in re.findall(r'exercise-not-released.*?</div>', text, re.S):
+            m = re.search(r"exercises/([A-Za-z0-9_.-]+)/", block)
+            if m and m.group(1) in released:
+                not_released.append(f"{rel}: {m.group(1)}")
+    assert not not_released, ("pages built before their notebook was released (rebuild): "
+                              + ", ".join(not_released))
+
