@@ -269,34 +269,47 @@ def lstm_forward(x, h0, params: LSTMParams, c0=None):
     c0 = np.zeros((N, H)) if c0 is None else chk.array("c0", c0, "N H")
     U, W, b, P = params
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))    # (T, N, D)
-    gates = x_tm @ U.T                                   # (T, N, 4H): U x_t for all t
-    gates += b
+    # Speed: NumPy's tanh is several times slower than its exp, so every
+    # activation is written with one exp,
+    #     sigmoid(a) = 1 / (1 + exp(-a)),   tanh(a) = 2 / (1 + exp(-2a)) - 1,
+    # and the factors -1 (i, f, o) and -2 (g) are folded into the weights
+    # (exact: powers of two), so a step is: one product, one exp over (N, 4H),
+    # +1, one reciprocal, and 2r - 1 on the g block.
+    scale = np.repeat([-1.0, -1.0, -2.0, -1.0], H)       # (4H,)
+    Us, WTs, bs = U * scale[:, None], (W * scale[:, None]).T, b * scale
+    Ps = None if P is None else -P
+    D = x_tm.shape[2]                                    # one (T*N, D) x (D, 4H) product:
+    gates = (x_tm.reshape(T * N, D) @ Us.T).reshape(T, N, 4 * H)  # -(U x_t) (x2 for g), all t
+    gates += bs
     c_tm = np.empty((T, N, H))
     tanh_c = np.empty((T, N, H))
     h_tm = np.empty((T, N, H))
-    WT = W.T
     h_prev, c_prev = h0, c0
-    for t in range(T):
-        a = gates[t]                                     # (N, 4H), becomes [i, f, g, o]
-        a += h_prev @ WT                                 # + W h_{t-1}
-        if P is not None:                                # + P * c_{t-1} (peepholes i, f, o)
-            a4 = a.reshape(N, 4, H)                      # view: a4[:, k] is gate block k
-            a4[:, 0:2] += P[0:2] * c_prev[:, None, :]
-            a4[:, 3] += P[2] * c_prev
-        ifo = a[:, 0:2 * H], a[:, 3 * H:]
-        for s in ifo:                                    # sigmoid(a) = (1 + tanh(a/2)) / 2
-            s *= 0.5
-            np.tanh(s, out=s)
-            s += 1.0
-            s *= 0.5
-        g = a[:, 2 * H:3 * H]
-        np.tanh(g, out=g)                                # candidate g_t = tanh(a_g)
-        c = c_tm[t]
-        np.multiply(a[:, H:2 * H], c_prev, out=c)        # c_t = f_t * c_{t-1}
-        c += a[:, 0:H] * g                               #     + i_t * g_t
-        np.tanh(c, out=tanh_c[t])
-        np.multiply(a[:, 3 * H:], tanh_c[t], out=h_tm[t])  # h_t = o_t * tanh(c_t)
-        h_prev, c_prev = h_tm[t], c
+    with np.errstate(over="ignore"):                     # exp(large) = inf gives exactly 0 or -1
+        for t in range(T):
+            a = gates[t]                                 # (N, 4H), becomes [i, f, g, o]
+            a += h_prev @ WTs                            # + W h_{t-1}   (scaled)
+            if Ps is not None:                           # + P * c_{t-1} (peepholes i, f, o)
+                a4 = a.reshape(N, 4, H)                  # view: a4[:, k] is gate block k
+                a4[:, 0:2] += Ps[0:2] * c_prev[:, None, :]
+                a4[:, 3] += Ps[2] * c_prev
+            np.exp(a, out=a)
+            a += 1.0
+            np.divide(1.0, a, out=a)                     # i, f, o = sigmoid(a) = 1 / (1 + e^-a)
+            g = a[:, 2 * H:3 * H]
+            g *= 2.0
+            g -= 1.0                                     # g_t = tanh(a_g) = 2 / (1 + e^-2a) - 1
+            c = c_tm[t]
+            np.multiply(a[:, H:2 * H], c_prev, out=c)    # c_t = f_t * c_{t-1}
+            c += a[:, 0:H] * g                           #     + i_t * g_t
+            th = tanh_c[t]
+            np.multiply(c, -2.0, out=th)                 # tanh(c_t), through exp as above
+            np.exp(th, out=th)
+            th += 1.0
+            np.divide(2.0, th, out=th)
+            th -= 1.0
+            np.multiply(a[:, 3 * H:], th, out=h_tm[t])   # h_t = o_t * tanh(c_t)
+            h_prev, c_prev = h_tm[t], c
     cache = LSTMCache(x_tm, h0, c0, gates, c_tm, tanh_c, h_tm, params)
     return h_tm.transpose(1, 0, 2), c_tm.transpose(1, 0, 2), cache
 
@@ -370,7 +383,7 @@ def lstm_backward(dh, cache: LSTMCache, dc_last=None) -> LSTMSequenceGrads:
         dP = np.stack([(flat[:, 0:H] * cb).sum(axis=0),
                        (flat[:, H:2 * H] * cb).sum(axis=0),
                        (flat[:, 3 * H:] * cb).sum(axis=0)])
-    dx = (da @ U).transpose(1, 0, 2)
+    dx = (flat @ U).reshape(T, N, D).transpose(1, 0, 2)
     return LSTMSequenceGrads(dx, dh_next, dc_next, LSTMParams(dU, dW, db, dP))
 
 

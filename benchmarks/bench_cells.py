@@ -1,0 +1,195 @@
+"""Time rnncourse's NumPy cells against PyTorch's on the CPU (float64, same process).
+
+For each cell (rnn, gru with reset_after=True, lstm) one call is forward +
+backward over a batch: NumPy ``*_forward`` + ``*_backward`` (gradients for x,
+h0 and every parameter) versus ``torch.nn.RNN/GRU/LSTM`` forward +
+``out.backward(dh)`` with an upstream gradient of the output's shape (x and h0
+require gradients too, so both sides compute the same quantities).
+
+The two sides run interleaved (numpy, torch, numpy, torch, ...) after a
+warm-up, so load from other processes hits both alike; the table shows the
+best and the median of the repeats, in milliseconds per call, the ratios
+numpy / torch (< 1 means NumPy is faster) and the median of the per-repeat
+ratios (numpy run i / torch run i, neighbours in time: the figure least
+affected by other processes on a shared machine).  torch uses as many threads as
+NumPy's BLAS (``--threads`` sets both).
+
+Usage::
+
+    python benchmarks/bench_cells.py [--T 50 --N 32 --D 64 --H 128] [--repeats 30] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import glob
+import importlib
+import os
+import statistics
+import time
+
+import numpy as np
+
+
+def _openblas():
+    """numpy's bundled OpenBLAS as ctypes functions (get, set) or None."""
+    libdir = os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs")
+    for path in glob.glob(os.path.join(libdir, "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", ""),
+                               ("openblas_", "64_"), ("openblas_", "")):
+            get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+            set_ = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                return get, set_
+    return None
+
+
+def numpy_threads(requested=None):
+    """Set (if requested) and return the number of BLAS threads numpy uses."""
+    ob = _openblas()
+    if ob is None:
+        env = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+        return int(env) if env else os.cpu_count(), "guessed from the environment"
+    get, set_ = ob
+    if requested:
+        set_(int(requested))
+    return int(get()), "OpenBLAS"
+
+
+def cell_pairs(T, N, D, H, rng):
+    """Yield (name, numpy_call, torch_call) for every available cell."""
+    import torch
+
+    from rnncourse import rnn as rnn_mod
+    from rnncourse import lstm as lstm_mod
+
+    x = rng.normal(size=(N, T, D))
+    h0 = rng.normal(size=(N, H)) * 0.1
+    dh = rng.normal(size=(N, T, H))
+    xt = torch.tensor(x, requires_grad=True)
+    h0t = torch.tensor(h0[None], requires_grad=True)
+    dht = torch.tensor(dh)
+
+    def torch_call(module, state):
+        def call():
+            module.zero_grad(set_to_none=True)
+            xt.grad = None
+            out, _ = module(xt, state)
+            out.backward(dht)
+        return call
+
+    def copy_into(module, U, W, b, b_hh=None):
+        with torch.no_grad():
+            module.weight_ih_l0.copy_(torch.from_numpy(U))
+            module.weight_hh_l0.copy_(torch.from_numpy(W))
+            module.bias_ih_l0.copy_(torch.from_numpy(b))
+            module.bias_hh_l0.zero_()
+            if b_hh is not None:
+                module.bias_hh_l0.copy_(torch.from_numpy(b_hh))
+
+    # --- vanilla RNN (tanh) ---
+    k = 1 / np.sqrt(H)
+    p = rnn_mod.RNNParams(rng.uniform(-k, k, (H, D)), rng.uniform(-k, k, (H, H)),
+                          rng.uniform(-k, k, H))
+    m = torch.nn.RNN(D, H, batch_first=True, dtype=torch.float64)
+    copy_into(m, *p)
+
+    def np_rnn(p=p):
+        h, cache = rnn_mod.rnn_forward(x, h0, p)
+        rnn_mod.rnn_backward(dh, cache)
+    yield "rnn", np_rnn, torch_call(m, h0t)
+
+    # --- GRU, reset_after=True (PyTorch's form); written by another helper ---
+    try:
+        gru_mod = importlib.import_module("rnncourse.gru")
+    except ImportError as err:
+        print(f"[skip] gru: rnncourse.gru not importable ({err})")
+    else:
+        pg = gru_mod.init_gru_params(D, H, rng, reset_after=True)
+        m = torch.nn.GRU(D, H, batch_first=True, dtype=torch.float64)
+        # Timing only needs the same sizes; our update gate is PyTorch's negated.
+        U, W, b = (np.array(a) for a in pg[:3])
+        for a in (U, W, b):
+            a[H:2 * H] *= -1
+        b_hh = np.zeros(3 * H)
+        b_hh[2 * H:] = pg.b_hn
+        copy_into(m, U, W, b, b_hh)
+
+        def np_gru(p=pg):
+            h, cache = gru_mod.gru_forward(x, h0, p, reset_after=True)
+            gru_mod.gru_backward(dh, cache)
+        yield "gru", np_gru, torch_call(m, h0t)
+
+    # --- LSTM ---
+    pl = lstm_mod.init_lstm_params(D, H, rng)
+    m = torch.nn.LSTM(D, H, batch_first=True, dtype=torch.float64)
+    copy_into(m, *pl[:3])
+    c0 = np.zeros((N, H))
+    c0t = torch.zeros((1, N, H), dtype=torch.float64, requires_grad=True)
+
+    def np_lstm(p=pl):
+        h, c, cache = lstm_mod.lstm_forward(x, h0, p, c0)
+        lstm_mod.lstm_backward(dh, cache)
+    yield "lstm", np_lstm, torch_call(m, (h0t, c0t))
+
+
+def time_pair(f_np, f_torch, repeats, warmup):
+    for _ in range(warmup):
+        f_np()
+        f_torch()
+    t_np, t_torch = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f_np()
+        t1 = time.perf_counter()
+        f_torch()
+        t2 = time.perf_counter()
+        t_np.append((t1 - t0) * 1e3)
+        t_torch.append((t2 - t1) * 1e3)
+    return t_np, t_torch
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--T", type=int, default=50)
+    ap.add_argument("--N", type=int, default=32)
+    ap.add_argument("--D", type=int, default=64)
+    ap.add_argument("--H", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for both numpy's BLAS and torch (default: numpy's)")
+    ap.add_argument("--cells", default="rnn,gru,lstm")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    n_threads, how = numpy_threads(args.threads)
+    torch.set_num_threads(n_threads)
+    print(f"T={args.T} N={args.N} D={args.D} H={args.H} float64, CPU; threads: numpy {n_threads} "
+          f"({how}), torch {torch.get_num_threads()}; numpy {np.__version__}, "
+          f"torch {torch.__version__}; {args.repeats} repeats after {args.warmup} warm-up")
+    rng = np.random.default_rng(0)
+    wanted = set(args.cells.split(","))
+    rows = []
+    for name, f_np, f_torch in cell_pairs(args.T, args.N, args.D, args.H, rng):
+        if name not in wanted:
+            continue
+        t_np, t_torch = time_pair(f_np, f_torch, args.repeats, args.warmup)
+        paired = statistics.median(a / b for a, b in zip(t_np, t_torch))
+        rows.append((name, min(t_np), min(t_torch), statistics.median(t_np),
+                     statistics.median(t_torch), paired))
+    print()
+    print(f"{'cell':<6} {'numpy best':>11} {'torch best':>11} {'ratio':>7}   "
+          f"{'numpy med':>10} {'torch med':>10} {'ratio':>7}   {'paired':>7}")
+    for name, bn, bt, mn, mt, pr in rows:
+        print(f"{name:<6} {bn:11.2f} {bt:11.2f} {bn / bt:7.2f}   {mn:10.2f} {mt:10.2f} "
+              f"{mn / mt:7.2f}   {pr:7.2f}")
+    print("ms per call (forward + backward); ratio = numpy / torch (< 1: numpy faster); "
+          "paired = median over repeats of numpy_i / torch_i (the most load-robust figure)")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
