@@ -72,16 +72,21 @@ from .activations import relu, sigmoid, tanh
 from .bidirectional import (BidirectionalGrads, BidirectionalParams, bidirectional_backward,
                             bidirectional_forward)
 from .cells import CELL_NAMES, Cell, get_cell
+from .charlm import (CharLMHistory, CharLMParams, charlm_loss, evaluate_charlm, init_charlm,
+                     perplexity, sample, train_charlm)
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
+from .corpus import available_corpora, batches, load_corpus, split_corpus
 from .deep import DeepGrads, deep_backward, deep_forward, init_deep_params
 from .gradcheck import GradCheckReport, check_gradients, numerical_gradient, relative_error
 from .gradient_flow import hidden_gradient_norms
 from .initializers import (identity, init_output_params, init_rnn_params, orthogonal,
                            xavier_normal, xavier_uniform)
+from .optim import AdamState, adam_init, adam_step, sgd_step
 from .output import (OutputCache, OutputParams, log_softmax, output_backward,
                      output_forward, softmax, softmax_cross_entropy)
 from .rnn import (RNNCache, RNNParams, RNNStepCache, SequenceGrads, StepGrads,
                   rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward)
 from .tasks import adding_problem, copy_task
+from .text import Vocabulary, one_hot
 
 __version__ = "0.1.0"
