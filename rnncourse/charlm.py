@@ -62,7 +62,9 @@ class CharLMHistory(NamedTuple):
     loss : (L,) training loss per character (nats), averaged over the steps since the last log.
     perplexity : (L,) ``exp(loss)``.
     grad_norm : (L,) mean global gradient norm (before clipping) over the same steps.
-    seconds : (L,) wall-clock time since training started.
+    seconds : (L,) wall-clock time since training started (validation time included).
+    valid_loss : (L,) loss per character on the ``valid`` text at logging time
+        (:func:`evaluate_charlm`), NaN when no validation text was given.
     """
 
     step: np.ndarray
@@ -70,6 +72,7 @@ class CharLMHistory(NamedTuple):
     perplexity: np.ndarray
     grad_norm: np.ndarray
     seconds: np.ndarray
+    valid_loss: np.ndarray
 
 
 def _cell(chk: ShapeChecker, cell) -> Cell:
@@ -190,7 +193,7 @@ def _encoded(chk: ShapeChecker, data, vocab) -> np.ndarray:
 def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, steps: int = 300,
                  seq_len: int = 32, batch: int = 16, lr: float = 1e-2, optimizer: str = "adam",
                  clip: Optional[float] = 5.0, seed=0, cell="rnn", log_every: int = 10,
-                 params: Optional[CharLMParams] = None):
+                 params: Optional[CharLMParams] = None, valid=None):
     """Train a character model on random windows of a corpus.
 
     Each step draws ``batch`` windows of ``seq_len + 1`` characters
@@ -214,6 +217,8 @@ def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, ste
     cell : cell name (see :func:`rnncourse.cells.get_cell`).
     log_every : log the mean loss every this many steps (and at the last step).
     params : CharLMParams to continue training from (then ``hidden`` is ignored).
+    valid : optional held-out text (str or int array) evaluated at every log
+        (``history.valid_loss``); costs one forward pass over it per log.
 
     Returns
     -------
@@ -248,9 +253,10 @@ def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, ste
         chk.fail(f"vocab has {vocab.size} symbols but params.output.V has K = {K} rows")
     if encoded.size and (encoded.min() < 0 or encoded.max() >= K):
         chk.fail(f"data must hold indices in [0, {K}), got values in [{encoded.min()}, {encoded.max()}]")
+    valid_enc = None if valid is None else _encoded(chk, valid, vocab)
 
     state = adam_init(params) if optimizer == "adam" else None
-    log_step, log_loss, log_norm, log_time = [], [], [], []
+    log_step, log_loss, log_norm, log_time, log_valid = [], [], [], [], []
     run_loss, run_norm, run_n = 0.0, 0.0, 0
     start = time.perf_counter()
     for step in range(1, steps + 1):
@@ -271,11 +277,13 @@ def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, ste
             log_step.append(step)
             log_loss.append(run_loss / run_n)
             log_norm.append(run_norm / run_n)
+            log_valid.append(np.nan if valid_enc is None else
+                             evaluate_charlm(params, valid_enc, cell=c))
             log_time.append(time.perf_counter() - start)
             run_loss, run_norm, run_n = 0.0, 0.0, 0
     loss_arr = np.asarray(log_loss)
     history = CharLMHistory(np.asarray(log_step), loss_arr, np.exp(loss_arr),
-                            np.asarray(log_norm), np.asarray(log_time))
+                            np.asarray(log_norm), np.asarray(log_time), np.asarray(log_valid))
     return params, history
 
 
@@ -315,17 +323,24 @@ def evaluate_charlm(params: CharLMParams, data, vocab: Optional[Vocabulary] = No
     L = encoded.shape[0]
     if L < 2:
         chk.fail(f"data must hold at least 2 characters, got {L}")
+    if encoded.min() < 0 or encoded.max() >= K:
+        chk.fail(f"data must hold indices in [0, {K}), got values in [{encoded.min()}, {encoded.max()}]")
+
+    def summed_nll(x_idx, y_idx):                           # forward pass only
+        h, _ = c.forward(one_hot(x_idx, K), None, params.cell)
+        scores, _ = output_forward(h, params.output)
+        loss, _ = softmax_cross_entropy(scores, y_idx)      # mean over windows
+        return loss * x_idx.shape[0]
+
     total = 0.0
     full = (L - 1) // T                                     # complete windows
     if full:
         idx = np.arange(full * T).reshape(full, T)
-        loss, _, _ = charlm_loss(params, encoded[idx], encoded[idx + 1], c)
-        total += loss * full                                # undo the mean over windows
+        total += summed_nll(encoded[idx], encoded[idx + 1])
     rest = (L - 1) - full * T
     if rest:
         s = full * T
-        loss, _, _ = charlm_loss(params, encoded[None, s:s + rest], encoded[None, s + 1:s + rest + 1], c)
-        total += loss
+        total += summed_nll(encoded[None, s:s + rest], encoded[None, s + 1:s + rest + 1])
     return total / (L - 1)
 
 

@@ -273,11 +273,15 @@ def test_training_history_and_reproducibility():
     np.testing.assert_array_equal(h1.loss, h2.loss)
     np.testing.assert_allclose(h1.perplexity, np.exp(h1.loss))
     assert np.all(h1.grad_norm > 0) and np.all(np.diff(h1.seconds) >= 0)
+    assert np.all(np.isnan(h1.valid_loss))
     np.testing.assert_array_equal(p1.cell.W, p2.cell.W)
-    # continuing from params keeps the shapes and lowers the loss further on average
+    # continuing from params keeps the shapes and lowers the loss further on average;
+    # the validation loss logged is evaluate_charlm of the parameters at that step
     p3, h3 = train_charlm(text, vocab, steps=30, seq_len=10, batch=4, seed=4, log_every=30,
-                          params=p1)
+                          params=p1, valid=load_corpus()[-800:])
     assert p3.cell.W.shape == p1.cell.W.shape and h3.loss[-1] < h1.loss[0]
+    assert h3.valid_loss.shape == (1,)
+    assert h3.valid_loss[0] == pytest.approx(evaluate_charlm(p3, load_corpus()[-800:], vocab), rel=1e-12)
 
 
 @pytest.mark.parametrize("cell,optimizer,lr", [("gru", "adam", 1e-2), ("lstm", "sgd", 0.05)])
@@ -303,3 +307,19 @@ def test_train_charlm_checks_arguments():
         train_charlm(np.array([0, 1, 2] * 20), Vocabulary.from_text("ab"), params=init_charlm(4, 3, 0))
     with pytest.raises(ValueError, match=r"batches: encoded must hold at least T \+ 1 = 33 indices"):
         train_charlm(text, vocab, seq_len=32, steps=1)
+
+
+def test_evaluate_charlm_predicts_every_character_once():
+    text = load_corpus()[:23]
+    vocab = Vocabulary.from_text(load_corpus())
+    p = random_params(vocab.size, 5, "gru", seed=9, scale=0.3)
+    enc = vocab.encode(text)
+    one_window = charlm_loss(p, enc[None, :-1], enc[None, 1:], "gru")[0] / 22
+    assert evaluate_charlm(p, text, vocab, "gru", seq_len=22) == pytest.approx(one_window, rel=1e-12)
+    assert evaluate_charlm(p, enc, cell="gru", seq_len=100) == pytest.approx(one_window, rel=1e-12)
+    # seq_len 5: four windows of 5 predictions and one of 2, each from a zero state
+    pieces = [(s, min(s + 5, 22)) for s in range(0, 22, 5)]
+    manual = sum(charlm_loss(p, enc[None, a:b], enc[None, a + 1:b + 1], "gru")[0] for a, b in pieces)
+    assert evaluate_charlm(p, enc, cell="gru", seq_len=5) == pytest.approx(manual / 22, rel=1e-12)
+    with pytest.raises(ValueError, match="evaluate_charlm: data must hold at least 2 characters"):
+        evaluate_charlm(p, enc[:1], cell="gru")
