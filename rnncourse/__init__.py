@@ -81,6 +81,9 @@ from .gradcheck import GradCheckReport, check_gradients, numerical_gradient, rel
 from .gradient_flow import hidden_gradient_norms
 from .initializers import (identity, init_output_params, init_rnn_params, orthogonal,
                            xavier_normal, xavier_uniform)
+from .lstm import (LSTMCache, LSTMParams, LSTMSequenceGrads, LSTMStepCache, LSTMStepGrads,
+                   init_lstm_params, lstm_backward, lstm_forward, lstm_step_backward,
+                   lstm_step_forward)
 from .optim import AdamState, adam_init, adam_step, sgd_step
 from .output import (OutputCache, OutputParams, log_softmax, output_backward,
                      output_forward, softmax, softmax_cross_entropy)
