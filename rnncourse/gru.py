@@ -1,0 +1,682 @@
+r"""Gated recurrent units: the simplified GRU of the notes and the full GRU.
+
+Simplified GRU (update gate only; gate row blocks z, n)::
+
+    z_t = sigmoid(U_z x_t + W_z h_{t-1} + b_z)            update gate
+    n_t = tanh(U_n x_t + W_n h_{t-1} + b_n)               candidate state (Ng: c~)
+    h_t = z_t * n_t + (1 - z_t) * h_{t-1}
+
+Full GRU (gate row blocks r, z, n, in PyTorch's order)::
+
+    r_t = sigmoid(U_r x_t + W_r h_{t-1} + b_r)            reset ("relevance") gate
+    z_t = sigmoid(U_z x_t + W_z h_{t-1} + b_z)            update gate
+    n_t = tanh(U_n x_t + W_n (r_t * h_{t-1}) + b_n)       reset_after=False (notes, Cho et al. 2014)
+    n_t = tanh(U_n x_t + b_n + r_t * (W_n h_{t-1} + b_hn))  reset_after=True (PyTorch, cuDNN)
+    h_t = z_t * n_t + (1 - z_t) * h_{t-1}
+
+``z`` near 0 copies the memory ``h_{t-1}`` forward unchanged, which is what
+lets a GRU carry information (and gradients) across long gaps.  PyTorch writes
+``h_t = (1 - z') * n_t + z' * h_{t-1}`` with ``z' = 1 - z``: its update-gate
+rows (``weight_ih_l0[H:2H]``, ``weight_hh_l0[H:2H]`` and the matching bias
+entries) are the negatives of ours.
+
+Shapes: ``x`` (N, T, D), ``h0`` (N, H), ``h`` (N, T, H).  ``U`` is
+(2H, D) / (3H, D), ``W`` (2H, H) / (3H, H), ``b`` (2H,) / (3H,), ``b_hn`` (H,).
+Inside the sequence functions everything is time-major (T, N, ...); the input
+projection ``x @ U.T + b`` of all steps is one matrix product before the time
+loop, and the weight gradients are one matrix product after the loop.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from ._validation import ShapeChecker, as_rng
+from .rnn import SequenceGrads, StepGrads
+
+
+# ----------------------------------------------------------------------------
+# parameters and caches
+# ----------------------------------------------------------------------------
+class SimpleGRUParams(NamedTuple):
+    """Parameters of the simplified GRU (gate row blocks z, n).
+
+    U : (2H, D)  input weights, rows ``[U_z; U_n]``
+    W : (2H, H)  recurrent weights, rows ``[W_z; W_n]``
+    b : (2H,)    biases ``[b_z, b_n]``
+    """
+
+    U: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+
+
+class GRUParams(NamedTuple):
+    """Parameters of the full GRU (gate row blocks r, z, n; PyTorch's order).
+
+    U : (3H, D)  input weights ``[U_r; U_z; U_n]`` (PyTorch ``weight_ih_l0`` with rows H:2H negated)
+    W : (3H, H)  recurrent weights ``[W_r; W_z; W_n]`` (PyTorch ``weight_hh_l0``, rows H:2H negated)
+    b : (3H,)    biases ``[b_r, b_z, b_n]`` (PyTorch: ``bias_ih_l0`` plus the r, z part of
+                 ``bias_hh_l0``, z part negated)
+    b_hn : (H,) or None  hidden bias inside the reset product; required when
+                 ``reset_after=True`` (PyTorch ``bias_hh_l0[2H:3H]``), must be
+                 ``None`` when ``reset_after=False``.
+    """
+
+    U: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    b_hn: Optional[np.ndarray] = None
+
+
+class SimpleGRUStepCache(NamedTuple):
+    """Saved by :func:`simple_gru_step_forward`: x (N, D), h_prev (N, H), gates z, n (N, H)."""
+
+    x: np.ndarray
+    h_prev: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    params: SimpleGRUParams
+
+
+class SimpleGRUCache(NamedTuple):
+    """Saved by :func:`simple_gru_forward`, time-major.
+
+    x_tm : (T, N, D) inputs.  h0 : (N, H).  h_all : (T+1, N, H), ``h_all[0] = h0``.
+    h_tm : (T, N, H) hidden states (a view ``h_all[1:]``).
+    z, n : (T, N, H) update gate and candidate state at every step.
+    """
+
+    x_tm: np.ndarray
+    h0: np.ndarray
+    h_all: np.ndarray
+    h_tm: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    params: SimpleGRUParams
+
+
+class GRUStepCache(NamedTuple):
+    """Saved by :func:`gru_step_forward`.
+
+    x (N, D), h_prev (N, H); gates r, z, n (N, H); ``hn`` (N, H) is
+    ``W_n h_prev + b_hn`` (reset_after=True) and ``rh`` (N, H) is ``r * h_prev``
+    (reset_after=False); the other one is ``None``.
+    """
+
+    x: np.ndarray
+    h_prev: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    hn: Optional[np.ndarray]
+    rh: Optional[np.ndarray]
+    params: GRUParams
+    reset_after: bool
+
+
+class GRUCache(NamedTuple):
+    """Saved by :func:`gru_forward`, time-major.
+
+    x_tm : (T, N, D).  h0 : (N, H).  h_all : (T+1, N, H), ``h_all[0] = h0``.
+    h_tm : (T, N, H) hidden states.  r, z, n : (T, N, H) gate values.
+    hn : (T, N, H) ``W_n h_{t-1} + b_hn`` (reset_after=True, else None).
+    rh : (T, N, H) ``r_t * h_{t-1}`` (reset_after=False, else None).
+    """
+
+    x_tm: np.ndarray
+    h0: np.ndarray
+    h_all: np.ndarray
+    h_tm: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    hn: Optional[np.ndarray]
+    rh: Optional[np.ndarray]
+    params: GRUParams
+    reset_after: bool
+
+
+# ----------------------------------------------------------------------------
+# input checks and small helpers
+# ----------------------------------------------------------------------------
+def _check_stacked(chk: ShapeChecker, U, W, b, k: int, names: str):
+    """Check ``U (kH, D)``, ``W (kH, H)``, ``b (kH,)``; ``H`` is fixed by ``U``."""
+    kH = f"{k}H"
+    U = chk.array("params.U", U, f"{kH} D")
+    if U.shape[0] % k:
+        chk.fail(f"params.U must have {k}*H rows (gate blocks {names}), got shape "
+                 f"({U.shape[0]}, {U.shape[1]}) whose {U.shape[0]} rows are not a multiple of {k}")
+    chk.dims["H"] = U.shape[0] // k
+    chk.source["H"] = "params.U"
+    W = chk.array("params.W", W, f"{kH} H")
+    b = chk.array("params.b", b, kH)
+    return U, W, b
+
+
+def _check_simple_params(chk: ShapeChecker, params) -> SimpleGRUParams:
+    if not isinstance(params, tuple) or len(params) != 3:
+        chk.fail(f"params must be SimpleGRUParams(U, W, b), got {type(params).__name__}")
+    return SimpleGRUParams(*_check_stacked(chk, *params, k=2, names="z, n"))
+
+
+def _check_gru_params(chk: ShapeChecker, params, reset_after) -> GRUParams:
+    if reset_after is not True and reset_after is not False:
+        chk.fail(f"reset_after must be True or False, got {reset_after!r}")
+    if not isinstance(params, tuple) or len(params) not in (3, 4):
+        chk.fail(f"params must be GRUParams(U, W, b, b_hn), got {type(params).__name__}")
+    U, W, b = _check_stacked(chk, *params[:3], k=3, names="r, z, n")
+    b_hn = params[3] if len(params) == 4 else None
+    H = chk.dims["H"]
+    if reset_after:
+        if b_hn is None:
+            chk.fail(f"params.b_hn is required when reset_after=True "
+                     f"(n = tanh(U_n x + b_n + r * (W_n h_prev + b_hn))), "
+                     f"expected an array of shape (H,) = ({H},), got None")
+        b_hn = chk.array("params.b_hn", b_hn, "H")
+    elif b_hn is not None:
+        chk.fail(f"params.b_hn must be None when reset_after=False (the notes' GRU has no "
+                 f"separate hidden bias), got an array of shape {np.shape(b_hn)}")
+    return GRUParams(U, W, b, b_hn)
+
+
+def _sigmoid_(a: np.ndarray) -> np.ndarray:
+    """In place: ``a <- 1 / (1 + exp(-a))``.
+
+    NumPy's ``exp`` is vectorised and about three times faster than its
+    ``tanh``, so the sequence loops build both activations from ``exp``.
+    ``exp`` may overflow to ``inf`` for ``a < -709`` and the result is then
+    the correct limit 0; callers run inside ``np.errstate(over="ignore")``.
+    """
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1.0
+    np.reciprocal(a, out=a)
+    return a
+
+
+def _tanh_(a: np.ndarray) -> np.ndarray:
+    """In place: ``a <- tanh(a) = 2 / (1 + exp(-2a)) - 1`` (see :func:`_sigmoid_`)."""
+    a *= -2.0
+    np.exp(a, out=a)
+    a += 1.0
+    np.divide(2.0, a, out=a)
+    a -= 1.0
+    return a
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+# ----------------------------------------------------------------------------
+# simplified GRU
+# ----------------------------------------------------------------------------
+def simple_gru_step_forward(x, h_prev, params: SimpleGRUParams):
+    r"""One step of the simplified GRU.
+
+    Parameters
+    ----------
+    x : (N, D) input at this step.
+    h_prev : (N, H) previous hidden state :math:`h_{t-1}`.
+    params : SimpleGRUParams with U (2H, D), W (2H, H), b (2H,), rows ``[z; n]``.
+
+    Returns
+    -------
+    h_next : (N, H)
+        .. math::
+            z = \sigma(U_z x + W_z h_{t-1} + b_z),\quad
+            n = \tanh(U_n x + W_n h_{t-1} + b_n),\quad
+            h_t = z \odot n + (1 - z) \odot h_{t-1}
+    cache : SimpleGRUStepCache (exposes ``z`` and ``n``, each (N, H)).
+    """
+    chk = ShapeChecker("simple_gru_step_forward")
+    params = _check_simple_params(chk, params)
+    x = chk.array("x", x, "N D")
+    h_prev = chk.array("h_prev", h_prev, "N H")
+    U, W, b = params
+    H = W.shape[1]
+    a = x @ U.T + h_prev @ W.T + b                   # a = U x + W h_{t-1} + b, blocks [a_z, a_n]
+    z = _sigmoid(a[:, :H])                           # z = sigmoid(a_z)
+    n = np.tanh(a[:, H:])                            # n = tanh(a_n)
+    h_next = h_prev + z * (n - h_prev)               # h_t = z n + (1 - z) h_{t-1}
+    return h_next, SimpleGRUStepCache(x, h_prev, z, n, params)
+
+
+def simple_gru_step_backward(dh_next, cache: SimpleGRUStepCache) -> StepGrads:
+    """Backward pass of :func:`simple_gru_step_forward`.
+
+    Parameters
+    ----------
+    dh_next : (N, H) gradient of the loss with respect to ``h_next``.
+    cache : SimpleGRUStepCache.
+
+    Returns
+    -------
+    StepGrads(dx (N, D), dh_prev (N, H), dparams SimpleGRUParams(dU (2H, D), dW (2H, H), db (2H,)))
+    """
+    chk = ShapeChecker("simple_gru_step_backward")
+    chk.array("cache.h_prev", cache.h_prev, "N H")
+    dh = chk.array("dh_next", dh_next, "N H")
+    x, h_prev, z, n, (U, W, _) = cache
+    H = W.shape[1]
+    da = np.empty((x.shape[0], 2 * H))
+    dh_prev = dh * (1.0 - z)                         # h_t = ... + (1 - z) h_{t-1}
+    da[:, :H] = dh * (n - h_prev) * z * (1.0 - z)    # h_t = z n ...;  z = sigmoid(a_z)
+    da[:, H:] = dh * z * (1.0 - n * n)               # h_t = z n ...;  n = tanh(a_n)
+    dx = da @ U                                      # a = U x ...
+    dh_prev += da @ W                                #     + W h_{t-1} ...
+    dU = da.T @ x
+    dW = da.T @ h_prev
+    db = da.sum(axis=0)                              #     + b
+    return StepGrads(dx, dh_prev, SimpleGRUParams(dU, dW, db))
+
+
+def simple_gru_forward(x, h0, params: SimpleGRUParams):
+    r"""Run the simplified GRU over a whole sequence.
+
+    Parameters
+    ----------
+    x : (N, T, D) inputs.
+    h0 : (N, H) initial state (``None`` means zeros).
+    params : SimpleGRUParams with U (2H, D), W (2H, H), b (2H,), rows ``[z; n]``.
+
+    Returns
+    -------
+    h : (N, T, H) hidden states, :math:`h_t = z_t \odot n_t + (1 - z_t) \odot h_{t-1}`.
+    cache : SimpleGRUCache; ``cache.z`` and ``cache.n`` are the gate values (T, N, H).
+    """
+    chk = ShapeChecker("simple_gru_forward")
+    params = _check_simple_params(chk, params)
+    x = chk.array("x", x, "N T D")
+    U, W, b = params
+    H = W.shape[1]
+    h0 = np.zeros((x.shape[0], H)) if h0 is None else chk.array("h0", h0, "N H")
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
+    T, N, _ = x_tm.shape
+    gates = x_tm @ U.T                                 # (T, N, 2H): U x_t for all t ...
+    gates += b                                         #             + b
+    h_all = np.empty((T + 1, N, H))
+    h_all[0] = h0
+    WT = W.T
+    tmp = np.empty((N, 2 * H))
+    with np.errstate(over="ignore"):  # exp(-a) -> inf gives the exact limit
+        for t in range(T):
+            g, h_prev, h = gates[t], h_all[t], h_all[t + 1]
+            np.matmul(h_prev, WT, out=tmp)
+            g += tmp                                   # a_t = U x_t + b + W h_{t-1}
+            gz, gn = g[:, :H], g[:, H:]
+            _sigmoid_(gz)                              # z = sigmoid(a_z)
+            _tanh_(gn)                                 # n = tanh(a_n)
+            np.subtract(gn, h_prev, out=h)             # h_t = h_{t-1} + z (n - h_{t-1})
+            h *= gz
+            h += h_prev
+    h_tm = h_all[1:]
+    cache = SimpleGRUCache(x_tm, h0, h_all, h_tm, gates[:, :, :H], gates[:, :, H:], params)
+    return h_tm.transpose(1, 0, 2), cache
+
+
+def simple_gru_backward(dh, cache: SimpleGRUCache) -> SequenceGrads:
+    """Backpropagation through time for :func:`simple_gru_forward`.
+
+    Parameters
+    ----------
+    dh : (N, T, H) gradient of the loss with respect to every hidden state from
+        above; the gradient along the recurrence is added inside.
+    cache : SimpleGRUCache.
+
+    Returns
+    -------
+    SequenceGrads(dx (N, T, D), dh0 (N, H), dparams SimpleGRUParams(dU, dW, db))
+    """
+    T, N, H = cache.h_tm.shape
+    chk = ShapeChecker("simple_gru_backward", N=N, T=T, H=H)
+    dh = chk.array("dh", dh, "N T H")
+    U, W, _ = cache.params
+    z, n = cache.z, cache.n
+    h_before = cache.h_all[:-1]                      # h_{t-1} for every t
+    d_tm = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H), becomes dL/dh_t
+    # step-independent factors, all steps at once
+    omz = 1.0 - z                                    # h_t = ... + (1 - z) h_{t-1}
+    cz = (n - h_before) * z * omz                    # h_t = z n ...; z = sigmoid(a_z)
+    cn = z * (1.0 - n * n)                           # h_t = z n ...; n = tanh(a_n)
+    da = np.empty((T, N, 2 * H))                     # dL/da_t, blocks [z, n]
+    carry = np.zeros((N, H))
+    tmp = np.empty((N, H))
+    for t in range(T - 1, -1, -1):
+        d = d_tm[t]
+        d += carry                                   # dL/dh_t: from above + from step t+1
+        np.multiply(d, cz[t], out=da[t, :, :H])      # z = sigmoid(a_z)
+        np.multiply(d, cn[t], out=da[t, :, H:])      # n = tanh(a_n)
+        np.matmul(da[t], W, out=carry)               # a_t = ... + W h_{t-1}
+        np.multiply(d, omz[t], out=tmp)              # h_t = ... + (1 - z) h_{t-1}
+        carry += tmp
+    D = cache.x_tm.shape[2]
+    flat = da.reshape(T * N, 2 * H)
+    dU = flat.T @ cache.x_tm.reshape(T * N, D)       # a_t = U x_t ...
+    dW = flat.T @ h_before.reshape(T * N, H)         #     + W h_{t-1} ...
+    db = flat.sum(axis=0)                            #     + b
+    dx = (da @ U).transpose(1, 0, 2)
+    return SequenceGrads(dx, carry, SimpleGRUParams(dU, dW, db))
+
+
+# ----------------------------------------------------------------------------
+# full GRU
+# ----------------------------------------------------------------------------
+def gru_step_forward(x, h_prev, params: GRUParams, reset_after: bool = False):
+    r"""One step of the full GRU.
+
+    Parameters
+    ----------
+    x : (N, D) input at this step.
+    h_prev : (N, H) previous hidden state :math:`h_{t-1}`.
+    params : GRUParams with U (3H, D), W (3H, H), b (3H,) (rows ``[r; z; n]``)
+        and b_hn (H,) when ``reset_after=True`` (else ``None``).
+    reset_after : where the reset gate acts on the candidate (see Returns).
+
+    Returns
+    -------
+    h_next : (N, H)
+        .. math::
+            r = \sigma(U_r x + W_r h_{t-1} + b_r),\quad
+            z = \sigma(U_z x + W_z h_{t-1} + b_z)
+
+            n = \tanh(U_n x + W_n (r \odot h_{t-1}) + b_n)
+            \quad\text{(reset_after=False, the notes and Cho et al.)}
+
+            n = \tanh(U_n x + b_n + r \odot (W_n h_{t-1} + b_{hn}))
+            \quad\text{(reset_after=True, PyTorch and cuDNN)}
+
+            h_t = z \odot n + (1 - z) \odot h_{t-1}
+    cache : GRUStepCache (exposes ``r``, ``z``, ``n``, each (N, H)).
+    """
+    chk = ShapeChecker("gru_step_forward")
+    params = _check_gru_params(chk, params, reset_after)
+    x = chk.array("x", x, "N D")
+    h_prev = chk.array("h_prev", h_prev, "N H")
+    U, W, b, b_hn = params
+    H = W.shape[1]
+    ax = x @ U.T + b                                 # U x + b, blocks [r, z, n]
+    arz = ax[:, :2 * H] + h_prev @ W[:2 * H].T       # a_rz = U_rz x + W_rz h_{t-1} + b_rz
+    r = _sigmoid(arz[:, :H])                         # r = sigmoid(a_r)
+    z = _sigmoid(arz[:, H:])                         # z = sigmoid(a_z)
+    if reset_after:
+        hn = h_prev @ W[2 * H:].T + b_hn             # W_n h_{t-1} + b_hn
+        rh = None
+        n = np.tanh(ax[:, 2 * H:] + r * hn)          # n = tanh(U_n x + b_n + r (W_n h + b_hn))
+    else:
+        hn = None
+        rh = r * h_prev                              # r h_{t-1}
+        n = np.tanh(ax[:, 2 * H:] + rh @ W[2 * H:].T)  # n = tanh(U_n x + b_n + W_n (r h))
+    h_next = h_prev + z * (n - h_prev)               # h_t = z n + (1 - z) h_{t-1}
+    return h_next, GRUStepCache(x, h_prev, r, z, n, hn, rh, params, reset_after)
+
+
+def gru_step_backward(dh_next, cache: GRUStepCache) -> StepGrads:
+    """Backward pass of :func:`gru_step_forward` (either ``reset_after``).
+
+    Parameters
+    ----------
+    dh_next : (N, H) gradient of the loss with respect to ``h_next``.
+    cache : GRUStepCache.
+
+    Returns
+    -------
+    StepGrads(dx (N, D), dh_prev (N, H), dparams GRUParams(dU (3H, D), dW (3H, H), db (3H,),
+    db_hn (H,) or None))
+    """
+    chk = ShapeChecker("gru_step_backward")
+    chk.array("cache.h_prev", cache.h_prev, "N H")
+    dh = chk.array("dh_next", dh_next, "N H")
+    x, h_prev, r, z, n = cache.x, cache.h_prev, cache.r, cache.z, cache.n
+    U, W, _, b_hn = cache.params
+    H = W.shape[1]
+    Wrz, Wn = W[:2 * H], W[2 * H:]
+    dax = np.empty((x.shape[0], 3 * H))               # dL/d(input-side pre-activations) [r, z, n]
+    dh_prev = dh * (1.0 - z)                         # h_t = ... + (1 - z) h_{t-1}
+    dax[:, H:2 * H] = dh * (n - h_prev) * z * (1.0 - z)  # h_t = z n ...; z = sigmoid(a_z)
+    dan = dh * z * (1.0 - n * n)                     # h_t = z n ...; n = tanh(a_n)
+    dax[:, 2 * H:] = dan
+    if cache.reset_after:
+        dhn = dan * r                                # a_n = ... + r (W_n h_{t-1} + b_hn)
+        dax[:, :H] = dan * cache.hn * r * (1.0 - r)  # same line;  r = sigmoid(a_r)
+        dah = dax.copy()                             # hidden-side pre-activations [r, z, hn]
+        dah[:, 2 * H:] = dhn
+        dh_prev += dah @ W                           # W h_{t-1} (all three blocks)
+        dW = dah.T @ h_prev
+        db_hn = dhn.sum(axis=0)                      # ... + b_hn
+    else:
+        drh = dan @ Wn                               # a_n = ... + W_n (r h_{t-1})
+        dax[:, :H] = drh * h_prev * r * (1.0 - r)    # r h_{t-1};  r = sigmoid(a_r)
+        dh_prev += drh * r                           # r h_{t-1}
+        dh_prev += dax[:, :2 * H] @ Wrz              # a_rz = ... + W_rz h_{t-1}
+        dW = np.concatenate([dax[:, :2 * H].T @ h_prev, dan.T @ cache.rh])
+        db_hn = None
+    dx = dax @ U                                     # a = U x ...
+    dU = dax.T @ x
+    db = dax.sum(axis=0)                             #     + b
+    return StepGrads(dx, dh_prev, GRUParams(dU, dW, db, db_hn))
+
+
+def gru_forward(x, h0, params: GRUParams, reset_after: bool = False):
+    r"""Run the full GRU over a whole sequence.
+
+    Parameters
+    ----------
+    x : (N, T, D) inputs.
+    h0 : (N, H) initial state (``None`` means zeros).
+    params : GRUParams with U (3H, D), W (3H, H), b (3H,) (rows ``[r; z; n]``)
+        and b_hn (H,) when ``reset_after=True`` (else ``None``).
+    reset_after : ``False`` for the notes' (Cho et al.) candidate
+        :math:`n_t = \tanh(U_n x_t + W_n (r_t \odot h_{t-1}) + b_n)`,
+        ``True`` for PyTorch's
+        :math:`n_t = \tanh(U_n x_t + b_n + r_t \odot (W_n h_{t-1} + b_{hn}))`.
+
+    Returns
+    -------
+    h : (N, T, H) hidden states, :math:`h_t = z_t \odot n_t + (1 - z_t) \odot h_{t-1}`.
+    cache : GRUCache; ``cache.r``, ``cache.z``, ``cache.n`` are the gate values (T, N, H).
+
+    Notes
+    -----
+    ``x @ U.T + b`` for all steps is one matrix product before the loop; the
+    array it fills is overwritten in place, step by step, with ``[r, z, n]``.
+    """
+    chk = ShapeChecker("gru_forward")
+    params = _check_gru_params(chk, params, reset_after)
+    x = chk.array("x", x, "N T D")
+    U, W, b, b_hn = params
+    H = W.shape[1]
+    h0 = np.zeros((x.shape[0], H)) if h0 is None else chk.array("h0", h0, "N H")
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
+    T, N, _ = x_tm.shape
+    H2 = 2 * H
+    gates = x_tm @ U.T                                 # (T, N, 3H): U x_t for all t ...
+    gates += b                                         #             + b
+    h_all = np.empty((T + 1, N, H))
+    h_all[0] = h0
+    tmpH = np.empty((N, H))
+    if reset_after:
+        hn_tm, rh_tm = np.empty((T, N, H)), None
+        WT = W.T
+        tmp3 = np.empty((N, 3 * H))
+        with np.errstate(over="ignore"):  # exp(-a) -> inf gives the exact limit
+            for t in range(T):
+                g, h_prev, h = gates[t], h_all[t], h_all[t + 1]
+                np.matmul(h_prev, WT, out=tmp3)        # W h_{t-1}, blocks [r, z, n]
+                grz, gn = g[:, :H2], g[:, H2:]
+                grz += tmp3[:, :H2]                    # a_rz = U_rz x_t + b_rz + W_rz h_{t-1}
+                _sigmoid_(grz)                         # r, z = sigmoid(a_rz)
+                hn = hn_tm[t]
+                np.add(tmp3[:, H2:], b_hn, out=hn)     # W_n h_{t-1} + b_hn
+                np.multiply(g[:, :H], hn, out=tmpH)
+                gn += tmpH                             # a_n = U_n x_t + b_n + r (W_n h + b_hn)
+                _tanh_(gn)                             # n = tanh(a_n)
+                np.subtract(gn, h_prev, out=h)         # h_t = h_{t-1} + z (n - h_{t-1})
+                h *= g[:, H:H2]
+                h += h_prev
+    else:
+        hn_tm, rh_tm = None, np.empty((T, N, H))
+        WrzT, WnT = W[:H2].T, W[H2:].T
+        tmp2 = np.empty((N, H2))
+        with np.errstate(over="ignore"):  # exp(-a) -> inf gives the exact limit
+            for t in range(T):
+                g, h_prev, h = gates[t], h_all[t], h_all[t + 1]
+                grz, gn = g[:, :H2], g[:, H2:]
+                np.matmul(h_prev, WrzT, out=tmp2)
+                grz += tmp2                            # a_rz = U_rz x_t + b_rz + W_rz h_{t-1}
+                _sigmoid_(grz)                         # r, z = sigmoid(a_rz)
+                rh = rh_tm[t]
+                np.multiply(g[:, :H], h_prev, out=rh)  # r h_{t-1}
+                np.matmul(rh, WnT, out=tmpH)
+                gn += tmpH                             # a_n = U_n x_t + b_n + W_n (r h_{t-1})
+                _tanh_(gn)                             # n = tanh(a_n)
+                np.subtract(gn, h_prev, out=h)         # h_t = h_{t-1} + z (n - h_{t-1})
+                h *= g[:, H:H2]
+                h += h_prev
+    h_tm = h_all[1:]
+    cache = GRUCache(x_tm, h0, h_all, h_tm, gates[:, :, :H], gates[:, :, H:H2], gates[:, :, H2:],
+                     hn_tm, rh_tm, params, bool(reset_after))
+    return h_tm.transpose(1, 0, 2), cache
+
+
+def gru_backward(dh, cache: GRUCache) -> SequenceGrads:
+    """Backpropagation through time for :func:`gru_forward` (either ``reset_after``).
+
+    Parameters
+    ----------
+    dh : (N, T, H) gradient of the loss with respect to every hidden state from
+        above; the gradient along the recurrence is added inside.
+    cache : GRUCache.
+
+    Returns
+    -------
+    SequenceGrads(dx (N, T, D), dh0 (N, H), dparams GRUParams(dU (3H, D), dW (3H, H),
+    db (3H,), db_hn (H,) or None))
+
+    Notes
+    -----
+    Every factor that does not depend on the recurrence (gate derivatives,
+    ``n - h_{t-1}``) is computed for all steps before the loop; the loop only
+    propagates ``dL/dh_t`` and stores ``dL/da_t``; the weight gradients are one
+    matrix product over all T*N rows after the loop.
+    """
+    T, N, H = cache.h_tm.shape
+    chk = ShapeChecker("gru_backward", N=N, T=T, H=H)
+    dh = chk.array("dh", dh, "N T H")
+    U, W, _, _ = cache.params
+    H2 = 2 * H
+    r, z, n = cache.r, cache.z, cache.n
+    h_before = cache.h_all[:-1]                      # h_{t-1} for every t
+    d_tm = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H), becomes dL/dh_t
+    omz = 1.0 - z                                    # h_t = ... + (1 - z) h_{t-1}
+    cz = (n - h_before) * z * omz                    # h_t = z n ...; z = sigmoid(a_z)
+    cn = z * (1.0 - n * n)                           # h_t = z n ...; n = tanh(a_n)
+    carry = np.zeros((N, H))
+    tmp = np.empty((N, H))
+    D = cache.x_tm.shape[2]
+    x_flat = cache.x_tm.reshape(T * N, D)
+    hb_flat = h_before.reshape(T * N, H)
+    if cache.reset_after:
+        cr = cache.hn * r * (1.0 - r)                # a_n = ... + r (W_n h + b_hn); r = sigmoid(a_r)
+        dah = np.empty((T, N, 3 * H))                # dL/d(W h_{t-1} + [0, 0, b_hn]), blocks [r, z, hn]
+        dan = np.empty((T, N, H))                    # dL/da_n
+        for t in range(T - 1, -1, -1):
+            d = d_tm[t]
+            d += carry                               # dL/dh_t: from above + from step t+1
+            dant = dan[t]
+            np.multiply(d, cn[t], out=dant)          # n = tanh(a_n)
+            np.multiply(d, cz[t], out=dah[t, :, H:H2])  # z = sigmoid(a_z)
+            np.multiply(dant, cr[t], out=dah[t, :, :H])  # r = sigmoid(a_r)
+            np.multiply(dant, r[t], out=dah[t, :, H2:])  # a_n = ... + r (W_n h_{t-1} + b_hn)
+            np.matmul(dah[t], W, out=carry)          # W h_{t-1}, all three blocks
+            np.multiply(d, omz[t], out=tmp)          # h_t = ... + (1 - z) h_{t-1}
+            carry += tmp
+        dah_flat = dah.reshape(T * N, 3 * H)
+        dW = dah_flat.T @ hb_flat                    # W h_{t-1}
+        db_hn = dah_flat[:, H2:].sum(axis=0)         # ... + b_hn
+        dax = dah                                    # input side: [r, z] shared, n block = dan
+        dax[:, :, H2:] = dan
+    else:
+        cr = h_before * r * (1.0 - r)                # r h_{t-1};  r = sigmoid(a_r)
+        Wrz, Wn = W[:H2], W[H2:]
+        dax = np.empty((T, N, 3 * H))                # dL/da_t, blocks [r, z, n]
+        drh = np.empty((N, H))
+        for t in range(T - 1, -1, -1):
+            d = d_tm[t]
+            d += carry                               # dL/dh_t: from above + from step t+1
+            dant = dax[t, :, H2:]
+            np.multiply(d, cn[t], out=dant)          # n = tanh(a_n)
+            np.multiply(d, cz[t], out=dax[t, :, H:H2])  # z = sigmoid(a_z)
+            np.matmul(dant, Wn, out=drh)             # a_n = ... + W_n (r h_{t-1})
+            np.multiply(drh, cr[t], out=dax[t, :, :H])  # r h_{t-1};  r = sigmoid(a_r)
+            np.matmul(dax[t, :, :H2], Wrz, out=carry)   # a_rz = ... + W_rz h_{t-1}
+            np.multiply(drh, r[t], out=tmp)          # r h_{t-1}
+            carry += tmp
+            np.multiply(d, omz[t], out=tmp)          # h_t = ... + (1 - z) h_{t-1}
+            carry += tmp
+        dax_flat = dax.reshape(T * N, 3 * H)
+        dW = np.empty((3 * H, H))
+        np.matmul(dax_flat[:, :H2].T, hb_flat, out=dW[:H2])              # W_rz h_{t-1}
+        np.matmul(dax_flat[:, H2:].T, cache.rh.reshape(T * N, H), out=dW[H2:])  # W_n (r h)
+        db_hn = None
+    dax_flat = dax.reshape(T * N, 3 * H)
+    dU = dax_flat.T @ x_flat                         # a_t = U x_t ...
+    db = dax_flat.sum(axis=0)                        #     + b
+    dx = (dax @ U).transpose(1, 0, 2)
+    return SequenceGrads(dx, carry, GRUParams(dU, dW, db, db_hn))
+
+
+# ----------------------------------------------------------------------------
+# initialisation
+# ----------------------------------------------------------------------------
+def _init_blocks(D: int, H: int, k: int, rng: np.random.Generator):
+    """k gate blocks: U Xavier-uniform per block, W orthogonal per block, b zeros."""
+    limit = np.sqrt(6.0 / (D + H))
+    U = rng.uniform(-limit, limit, size=(k * H, D))
+    blocks = []
+    for _ in range(k):
+        q, rr = np.linalg.qr(rng.normal(size=(H, H)))
+        blocks.append(q * np.sign(np.diag(rr)))      # sign fix: uniformly distributed orthogonal
+    return U, np.concatenate(blocks, axis=0), np.zeros(k * H)
+
+
+def init_simple_gru_params(D: int, H: int, rng) -> SimpleGRUParams:
+    """Random simplified-GRU parameters.
+
+    Parameters
+    ----------
+    D, H : input and hidden sizes.
+    rng : int seed or ``numpy.random.Generator``.
+
+    Returns
+    -------
+    SimpleGRUParams: U (2H, D) Xavier-uniform per gate block, W (2H, H) one
+    random orthogonal (H, H) matrix per block, b (2H,) zeros.
+    """
+    chk = ShapeChecker("init_simple_gru_params")
+    D, H = chk.positive_int("D", D), chk.positive_int("H", H)
+    return SimpleGRUParams(*_init_blocks(D, H, 2, as_rng(rng, "init_simple_gru_params")))
+
+
+def init_gru_params(D: int, H: int, rng, reset_after: bool = False) -> GRUParams:
+    """Random full-GRU parameters.
+
+    Parameters
+    ----------
+    D, H : input and hidden sizes.
+    rng : int seed or ``numpy.random.Generator``.
+    reset_after : if True, also create ``b_hn`` (H,) zeros (PyTorch form).
+
+    Returns
+    -------
+    GRUParams: U (3H, D) Xavier-uniform per gate block, W (3H, H) one random
+    orthogonal (H, H) matrix per block, b (3H,) zeros, b_hn zeros or None.
+    """
+    chk = ShapeChecker("init_gru_params")
+    D, H = chk.positive_int("D", D), chk.positive_int("H", H)
+    if reset_after is not True and reset_after is not False:
+        chk.fail(f"reset_after must be True or False, got {reset_after!r}")
+    U, W, b = _init_blocks(D, H, 3, as_rng(rng, "init_gru_params"))
+    return GRUParams(U, W, b, np.zeros(H) if reset_after else None)
