@@ -558,7 +558,7 @@ def _call_student(fn: Callable, c: Case, allow: Sequence[str],
     delegated: List[str] = []
 
     def profiler(frame, event, arg):
-        if event != "call":
+        if event != "call" or frame.f_code.co_name == "<module>":   # importing is not calling
             return
         name = _rnncourse_name(frame.f_code)
         if name is None:
