@@ -182,12 +182,12 @@ def charlm_loss(params: CharLMParams, x_idx, y_idx, cell="rnn", h0=None):
     return loss, CharLMParams(g.dparams, doutput), h[:, -1]
 
 
-def _encoded(chk: ShapeChecker, data, vocab) -> np.ndarray:
+def _encoded(chk: ShapeChecker, data, vocab, name: str = "data") -> np.ndarray:
     if isinstance(data, str):
         if not isinstance(vocab, Vocabulary):
             chk.fail(f"vocab must be a Vocabulary to encode text, got {type(vocab).__name__}")
         return vocab.encode(data)
-    return chk.array("data", data, "L", dtype="int")
+    return chk.array(name, data, "L_" + name, dtype="int")
 
 
 def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, steps: int = 300,
@@ -253,7 +253,7 @@ def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, ste
         chk.fail(f"vocab has {vocab.size} symbols but params.output.V has K = {K} rows")
     if encoded.size and (encoded.min() < 0 or encoded.max() >= K):
         chk.fail(f"data must hold indices in [0, {K}), got values in [{encoded.min()}, {encoded.max()}]")
-    valid_enc = None if valid is None else _encoded(chk, valid, vocab)
+    valid_enc = None if valid is None else _encoded(chk, valid, vocab, "valid")
 
     state = adam_init(params) if optimizer == "adam" else None
     log_step, log_loss, log_norm, log_time, log_valid = [], [], [], [], []

@@ -278,7 +278,7 @@ def test_training_history_and_reproducibility():
     # continuing from params keeps the shapes and lowers the loss further on average;
     # the validation loss logged is evaluate_charlm of the parameters at that step
     p3, h3 = train_charlm(text, vocab, steps=30, seq_len=10, batch=4, seed=4, log_every=30,
-                          params=p1, valid=load_corpus()[-800:])
+                          params=p1, valid=vocab.encode(load_corpus()[-800:]))
     assert p3.cell.W.shape == p1.cell.W.shape and h3.loss[-1] < h1.loss[0]
     assert h3.valid_loss.shape == (1,)
     assert h3.valid_loss[0] == pytest.approx(evaluate_charlm(p3, load_corpus()[-800:], vocab), rel=1e-12)
