@@ -175,6 +175,15 @@ WAIT_MATHJAX = """async () => {
   return {hasMathJax: true, math: math.length};
 }"""
 
+# Wait for web fonts (MathJax's included) and images instead of "networkidle", which is
+# flaky on a loaded machine.
+SETTLE = """async () => {
+  await document.fonts.ready;
+  await Promise.all([...document.images].map(img => img.complete ? null :
+      new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); })));
+  await new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)));
+}"""
+
 INSPECT = """() => {
   const main = document.querySelector('main') || document.body;
   const math = [...main.querySelectorAll('span.math, div.math')];
@@ -199,8 +208,12 @@ INSPECT = """() => {
 # the pixels: with a CJK font every character looks different; without one, Chromium draws
 # the same ".notdef" box for all of them.
 GLYPHS = """(chars) => {
-  const probe = [...document.querySelectorAll('main *')].find(
-      e => e.childElementCount === 0 && /[\\u3400-\\u9fff]/.test(e.textContent));
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body,
+                                           NodeFilter.SHOW_TEXT);
+  let probe = null;
+  while (walker.nextNode())
+    if (/[\\u3400-\\u9fff]/.test(walker.currentNode.nodeValue)) {
+      probe = walker.currentNode.parentElement; break; }
   const font = probe ? getComputedStyle(probe).font : '16px sans-serif';
   const c = document.createElement('canvas'); c.width = 64; c.height = 64;
   const g = c.getContext('2d', {willReadFrequently: true});
@@ -243,7 +256,7 @@ def inspect_page(browser, base: str, rel: str, screenshot: bool = False) -> list
     try:
         page.goto(url, wait_until="load", timeout=60_000)
         state = page.evaluate(WAIT_MATHJAX)
-        page.wait_for_load_state("networkidle", timeout=30_000)
+        page.evaluate(SETTLE)
         info = page.evaluate(INSPECT)
         if state["math"] and not state["hasMathJax"]:
             problems.append(f"{state['math']} math elements but MathJax did not load")
