@@ -374,8 +374,8 @@ def test_feedback_explains_failures(graded):
             assert len(html) < 1_000_000
 
 
-def test_validate_passes_on_solutions_and_fails_on_releases(tmp_path):
-    course = make_course(tmp_path / "course")
+def test_validate_passes_on_solutions_and_fails_on_releases(graded):
+    course = graded[0]          # the class's course: its solutions/ and exercises/ are untouched
     for a in ASSIGNMENTS:
         sol = nbgrader(["validate", os.path.join(course, "solutions", a, f"{a}.ipynb")], course)
         assert "Success! Your notebook passes all the tests." in sol.stdout, sol.stdout + sol.stderr
