@@ -24,7 +24,7 @@ SOLUTIONS = os.path.join(REPO, "solutions")
 EXERCISES = os.path.join(REPO, "exercises")
 ASSIGNMENTS = sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(SOLUTIONS, "*", ""))
                      if os.path.exists(os.path.join(p, os.path.basename(os.path.dirname(p)) + ".ipynb")))
-PLANNED = ["01_notation", "02_forward_pass", "03_bptt", "04_gradients", "05_gru", "06_lstm",
+PLANNED = ["01_notation", "02_forward_pass", "03_bptt", "04_vanishing_gradients", "05_gru", "06_lstm",
            "07_bidirectional", "08_deep_rnn", "09_char_lm"]
 
 
