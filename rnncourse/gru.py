@@ -295,7 +295,7 @@ def simple_gru_forward(x, h0, params: SimpleGRUParams):
     h0 = np.zeros((x.shape[0], H)) if h0 is None else chk.array("h0", h0, "N H")
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
     T, N, _ = x_tm.shape
-    gates = x_tm @ U.T                                 # (T, N, 2H): U x_t for all t ...
+    gates = (x_tm.reshape(T * N, -1) @ U.T).reshape(T, N, 2 * H)  # U x_t for all t ...
     gates += b                                         #             + b
     h_all = np.empty((T + 1, N, H))
     h_all[0] = h0
@@ -357,7 +357,7 @@ def simple_gru_backward(dh, cache: SimpleGRUCache) -> SequenceGrads:
     dU = flat.T @ cache.x_tm.reshape(T * N, D)       # a_t = U x_t ...
     dW = flat.T @ h_before.reshape(T * N, H)         #     + W h_{t-1} ...
     db = flat.sum(axis=0)                            #     + b
-    dx = (da @ U).transpose(1, 0, 2)
+    dx = (flat @ U).reshape(T, N, D).transpose(1, 0, 2)
     return SequenceGrads(dx, carry, SimpleGRUParams(dU, dW, db))
 
 
@@ -492,7 +492,7 @@ def gru_forward(x, h0, params: GRUParams, reset_after: bool = False):
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
     T, N, _ = x_tm.shape
     H2 = 2 * H
-    gates = x_tm @ U.T                                 # (T, N, 3H): U x_t for all t ...
+    gates = (x_tm.reshape(T * N, -1) @ U.T).reshape(T, N, 3 * H)  # U x_t for all t ...
     gates += b                                         #             + b
     h_all = np.empty((T + 1, N, H))
     h_all[0] = h0
@@ -624,7 +624,7 @@ def gru_backward(dh, cache: GRUCache) -> SequenceGrads:
     dax_flat = dax.reshape(T * N, 3 * H)
     dU = dax_flat.T @ x_flat                         # a_t = U x_t ...
     db = dax_flat.sum(axis=0)                        #     + b
-    dx = (dax @ U).transpose(1, 0, 2)
+    dx = (dax_flat @ U).reshape(T, N, D).transpose(1, 0, 2)
     return SequenceGrads(dx, carry, GRUParams(dU, dW, db, db_hn))
 
 
