@@ -200,7 +200,8 @@ INSPECT = """() => {
   const hrefs = [...document.querySelectorAll('a[href], link[href]')]
                   .map(a => a.getAttribute('href'));
   const ids = [...document.querySelectorAll('[id], a[name]')].map(e => e.id || e.name);
-  return {text: clone.innerText, untypeset, errors, images, hrefs, ids,
+  const badFonts = [...document.fonts].filter(f => f.status === 'error').map(f => f.family);
+  return {text: clone.innerText, untypeset, errors, images, hrefs, ids, badFonts,
           containers: main.querySelectorAll('mjx-container').length, math: math.length};
 }"""
 
@@ -271,6 +272,8 @@ def inspect_page(browser, base: str, rel: str, screenshot: bool = False) -> list
                 ctx = info["text"][max(0, m.start() - 40): m.end() + 40].replace("\n", " ")
                 problems.append(f"raw TeX ({label}) in the text: ...{ctx}...")
                 break
+        for family in info["badFonts"]:
+            problems.append(f"web font failed to load: {family}")
         for img in info["images"]:
             if not img["ok"]:
                 problems.append(f"broken image: {img['src']}")
@@ -308,6 +311,32 @@ def test_book_is_built():
 def test_page_in_browser(rel, server, browser):
     problems = inspect_page(browser, server, rel, screenshot=rel in SCREENSHOT_PAGES)
     assert not problems, f"{rel}:\n  " + "\n  ".join(dict.fromkeys(problems))
+
+
+def test_math_renders_from_file_url(browser):
+    """Opened straight from disk (file://, no server), MathJax and its fonts still load."""
+    _require_build()
+    rel = "book/02_forward_pass.html" if "book/02_forward_pass.html" in PAGES else PAGES[0]
+    problems = []
+    page = browser.new_page()
+    try:
+        page.on("pageerror", lambda err: problems.append(f"JavaScript error: {err}"))
+        page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+                if msg.type == "error" else None)
+        page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+        page.goto((HTML / rel).as_uri(), wait_until="load", timeout=60_000)
+        state = page.evaluate(WAIT_MATHJAX)
+        page.evaluate(SETTLE)
+        info = page.evaluate(INSPECT)
+        assert state["hasMathJax"], "MathJax did not load from file://"
+        assert info["math"] > 0 and info["containers"] >= info["math"], info["untypeset"][:5]
+        assert not info["badFonts"], info["badFonts"]
+        loaded = page.evaluate("() => [...document.fonts].filter(f => f.family === 'MJXTEX'"
+                               " && f.status === 'loaded').length")
+        assert loaded, "MathJax's TeX font did not load from file://"
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_index_redirects_to_intro(server, browser):
