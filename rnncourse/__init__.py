@@ -79,6 +79,10 @@ from .corpus import available_corpora, batches, load_corpus, split_corpus
 from .deep import DeepGrads, deep_backward, deep_forward, init_deep_params
 from .gradcheck import GradCheckReport, check_gradients, numerical_gradient, relative_error
 from .gradient_flow import hidden_gradient_norms
+from .gru import (GRUCache, GRUParams, GRUStepCache, SimpleGRUCache, SimpleGRUParams,
+                  SimpleGRUStepCache, gru_backward, gru_forward, gru_step_backward,
+                  gru_step_forward, init_gru_params, init_simple_gru_params, simple_gru_backward,
+                  simple_gru_forward, simple_gru_step_backward, simple_gru_step_forward)
 from .initializers import (identity, init_output_params, init_rnn_params, orthogonal,
                            xavier_normal, xavier_uniform)
 from .lstm import (LSTMCache, LSTMParams, LSTMSequenceGrads, LSTMStepCache, LSTMStepGrads,
