@@ -401,3 +401,63 @@ def test_exercise_downloads_are_complete():
     assert not not_released, ("pages built before their notebook was released (rebuild): "
                               + ", ".join(not_released))
 
+
+
+# ---------------------------------------------------------------------------------------------
+# tools/fetch_mathjax.py (no network: tarballs are made in memory)
+# ---------------------------------------------------------------------------------------------
+
+def _fetcher():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_fetch_mathjax_test",
+                                                  ROOT / "tools" / "fetch_mathjax.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tgz(members: dict) -> bytes:
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            if data is None:                      # a symlink
+                info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_fetch_mathjax_checks_integrity():
+    fm = _fetcher()
+    data = _tgz({"package/es5/tex-chtml.js": b"x"})
+    digest = "sha512-" + __import__("base64").b64encode(hashlib.sha512(data).digest()).decode()
+    fm.check_integrity(data, digest)                              # the right digest passes
+    with pytest.raises(fm.IntegrityError, match="expected"):
+        fm.check_integrity(data + b"\0", digest)                  # one byte more fails
+    with pytest.raises(fm.IntegrityError):
+        fm.check_integrity(data)                                  # not the pinned tarball
+
+
+def test_fetch_mathjax_extracts_only_the_browser_build(tmp_path):
+    fm = _fetcher()
+    data = _tgz({"package/es5/tex-chtml.js": b"chtml",
+                 "package/es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff": b"font",
+                 "package/es5/tex-mml-chtml.js": b"not needed",
+                 "package/es5/../../evil.js": b"escape",
+                 "package/es5/input/tex/extensions/link.js": None,
+                 "package/ts/core.ts": b"source",
+                 "package/LICENSE": b"Apache"})
+    site = tmp_path / "site"
+    site.mkdir()
+    n = fm.extract(data, site)
+    files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+    assert files == ["mathjax/LICENSE", "mathjax/README.txt",
+                     "mathjax/es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff",
+                     "mathjax/es5/tex-chtml.js"], files
+    assert n == 3
+    assert not (tmp_path / "evil.js").exists()
