@@ -20,6 +20,7 @@ export MKL_NUM_THREADS ?= 1
 .PHONY: book test env test-env browser exercises bench lab clean
 
 book: $(BOOK_STAMP)
+	$(BIN)/python tools/fetch_mathjax.py
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
@@ -41,11 +42,13 @@ $(TEST_STAMP): requirements-test.txt $(BOOK_STAMP)
 	$(PIP) install -r requirements-test.txt
 	touch $@
 
-# Headless Chromium for the browser tests (Debian packages; needs root or sudo).
+# Headless Chromium and a CJK font (the glossary is bilingual) for the browser tests
+# (Debian packages; needs root or sudo).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q . ; } || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-dejavu-core; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends \
+	    chromium chromium-driver fonts-dejavu-core fonts-wqy-microhei; }
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_cells.py
