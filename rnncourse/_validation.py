@@ -8,7 +8,9 @@ shape or dtype expected and what was received, e.g.::
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+import re
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -84,6 +86,29 @@ class ShapeChecker:
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
             self.fail(f"{name} must contain only finite values, got {arr[bad]} at index {bad}")
         return arr
+
+    def cache(self, name: str, value, cls) -> None:
+        """Check that ``value`` has the fields of the NamedTuple ``cls`` (a forward's cache)."""
+        if not isinstance(value, tuple) or not all(hasattr(value, f) for f in cls._fields):
+            self.fail(f"{name} must be the {cls.__name__} returned by the forward pass, "
+                      f"got {type(value).__name__}")
+
+    @contextmanager
+    def renamed(self, inner: str, outer: str) -> Iterator[None]:
+        """Report a nested call's ValueError as this function's, ``inner`` renamed ``outer``.
+
+        ``with chk.renamed("params", "layers[1]"): rnn_forward(a, None, p)``
+        turns ``rnn_forward: params.W must ...`` into
+        ``deep_forward: layers[1].W must ... (found by rnn_forward)``.
+        """
+        try:
+            yield
+        except ValueError as err:
+            func, sep, rest = str(err).partition(": ")
+            if not sep or func == self.func:
+                raise
+            rest = re.sub(rf"(?<![\w.\[]){re.escape(inner)}\b", lambda _: outer, rest)
+            raise ValueError(f"{self.func}: {rest} (found by {func})") from None
 
     def choice(self, name: str, value, options) -> None:
         if value not in options:

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._validation import ShapeChecker
-from .cells import get_cell
+from .cells import check_cell_params, get_cell
 
 
 class BidirectionalParams(NamedTuple):
@@ -83,15 +83,8 @@ def check_bidirectional_params(chk: ShapeChecker, params, cell, name: str = "par
         chk.fail(f"{name} must be BidirectionalParams(forward, backward), "
                  f"got {type(params).__name__}")
     fwd, bwd = params
-    sizes = []
-    for direction, p in (("forward", fwd), ("backward", bwd)):
-        if not hasattr(p, "U") or not hasattr(p, "W"):
-            chk.fail(f"{name}.{direction} must be the {cell.name!r} cell's params "
-                     f"(with U and W), got {type(p).__name__}")
-        if np.ndim(p.U) != 2 or np.ndim(p.W) != 2:
-            chk.fail(f"{name}.{direction}.U and .W must be 2-D, got shapes "
-                     f"{np.shape(p.U)} and {np.shape(p.W)}")
-        sizes.append((cell.input_size(p), cell.hidden_size(p)))
+    sizes = [check_cell_params(chk, p, cell, f"{name}.{direction}")
+             for direction, p in (("forward", fwd), ("backward", bwd))]
     if sizes[0] != sizes[1] or type(fwd) is not type(bwd):
         chk.fail(f"{name}.forward and {name}.backward must have the same type and "
                  f"(input size D, hidden size H), got {type(fwd).__name__} "
@@ -139,9 +132,11 @@ def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None):
     else:
         h0 = chk.array("h0", h0, "2 N H")
         h0_f, h0_b = h0[0], h0[1]
-    h_f, cache_f = cell.forward(x, h0_f, params.forward)               # left to right
+    with chk.renamed("params", "params.forward"):
+        h_f, cache_f = cell.forward(x, h0_f, params.forward)           # left to right
     x_rev = np.ascontiguousarray(x[:, ::-1])                            # x_T, ..., x_1
-    h_b_rev, cache_b = cell.forward(x_rev, h0_b, params.backward)      # right to left
+    with chk.renamed("params", "params.backward"):
+        h_b_rev, cache_b = cell.forward(x_rev, h0_b, params.backward)  # right to left
     h = np.concatenate([h_f, h_b_rev[:, ::-1]], axis=2)                 # [h->_t ; h<-_t]
     return h, BidirectionalCache(cell, H, cache_f, cache_b)
 
@@ -158,6 +153,7 @@ def bidirectional_backward(dh, cache: BidirectionalCache) -> BidirectionalGrads:
     -------
     BidirectionalGrads(dx (N, T, D), dh0 (2, N, H), dparams BidirectionalParams)
     """
+    ShapeChecker("bidirectional_backward").cache("cache", cache, BidirectionalCache)
     H = cache.H
     chk = ShapeChecker("bidirectional_backward", H2=2 * H)
     dh = chk.array("dh", dh, "N T H2")

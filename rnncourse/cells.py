@@ -35,10 +35,12 @@ whose ``W`` has shape (k H, H) (k = 1, 2, 3 or 4 gate blocks), which is how
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ._validation import ShapeChecker
 from .initializers import init_rnn_params
 from .rnn import SequenceGrads, rnn_backward, rnn_forward
 
@@ -60,6 +62,35 @@ def _hidden_size(params) -> int:
 
 def _input_size(params) -> int:
     return int(np.shape(params.U)[1])                  # U: (k H, D)
+
+
+@lru_cache(maxsize=None)
+def _gate_blocks(name: str) -> int:
+    """k, the number of gate row blocks of the cell's U (1 for the RNN ... 4 for the LSTM)."""
+    return int(np.shape(get_cell(name).init(1, 1, 0).U)[0])
+
+
+def check_cell_params(chk: ShapeChecker, params, cell: "Cell", name: str = "params"):
+    """Check ``params`` holds the cell's U (kH, D), W (kH, H), b (kH,); return ``(D, H)``.
+
+    Used by the layers built on the registry (bidirectional, deep, charlm) so
+    that their messages name the parameter as the caller wrote it, e.g.
+    ``layers[1].W``.  Further fields (``b_hn``, ``P``) are checked by the
+    cell's own forward function.
+    """
+    if not isinstance(params, tuple) or not all(hasattr(params, f) for f in ("U", "W", "b")):
+        chk.fail(f"{name} must be the {cell.name!r} cell's params (a NamedTuple with U, W, b), "
+                 f"got {type(params).__name__}")
+    k = _gate_blocks(cell.name)
+    sub = ShapeChecker(chk.func)
+    U = sub.array(f"{name}.U", params.U, "kH D")
+    if U.shape[0] % k:
+        sub.fail(f"{name}.U must have {k}*H rows for a {cell.name!r} cell, got shape "
+                 f"{U.shape} whose {U.shape[0]} rows are not a multiple of {k}")
+    sub.dims["H"], sub.source["H"] = U.shape[0] // k, f"{name}.U"
+    sub.array(f"{name}.W", params.W, "kH H")
+    sub.array(f"{name}.b", params.b, "kH")
+    return U.shape[1], U.shape[0] // k
 
 
 # --- vanilla RNN --------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
-from .cells import Cell, get_cell
+from .cells import Cell, check_cell_params, get_cell
 from .clipping import clip_by_global_norm
 from .initializers import init_output_params
 from .optim import adam_init, adam_step, sgd_step
@@ -96,11 +96,7 @@ def _check_params(chk: ShapeChecker, params, c: Cell):
                  f"got {type(params.cell).__name__}")
     V = chk.array("params.output.V", params.output.V, "K H")
     chk.array("params.output.b_y", params.output.b_y, "K")
-    try:
-        D, H = c.input_size(params.cell), c.hidden_size(params.cell)
-    except AttributeError:
-        chk.fail(f"params.cell must be the parameters of a {c.name!r} cell, "
-                 f"got {type(params.cell).__name__}")
+    D, H = check_cell_params(chk, params.cell, c, "params.cell")
     if (D, H) != V.shape:
         chk.fail(f"params.cell must take one-hot inputs of size K = {V.shape[0]} and have "
                  f"H = {V.shape[1]} units (from params.output.V {V.shape}), got input size "
@@ -174,7 +170,8 @@ def charlm_loss(params: CharLMParams, x_idx, y_idx, cell="rnn", h0=None):
         chk.fail(f"x_idx must hold character indices in [0, {K}), got values in "
                  f"[{x_idx.min()}, {x_idx.max()}]")
     x = one_hot(x_idx, K)                                   # x_t = onehot(c_t)       (N, T, K)
-    h, cache = c.forward(x, h0, params.cell)                # h_t = cell(x_t, h_{t-1}) (N, T, H)
+    with chk.renamed("params", "params.cell"):
+        h, cache = c.forward(x, h0, params.cell)            # h_t = cell(x_t, h_{t-1}) (N, T, H)
     scores, ocache = output_forward(h, params.output)       # o_t = V h_t + b_y       (N, T, K)
     loss, dscores = softmax_cross_entropy(scores, y_idx)    # L = -(1/N) sum log yhat[y]
     dh, doutput = output_backward(dscores, ocache)          # back through o_t = V h_t + b_y

@@ -34,7 +34,7 @@ import numpy as np
 from ._validation import ShapeChecker, as_rng
 from .bidirectional import (BidirectionalParams, bidirectional_backward,
                             bidirectional_forward, check_bidirectional_params)
-from .cells import get_cell
+from .cells import check_cell_params, get_cell
 
 
 class DeepCache(NamedTuple):
@@ -73,11 +73,7 @@ def _check_layers(chk: ShapeChecker, layers, cell, bidirectional: bool, D: int):
             if isinstance(p, BidirectionalParams):
                 chk.fail(f"{name} is BidirectionalParams but bidirectional=False; "
                          f"pass bidirectional=True or one cell's params per layer")
-            if not hasattr(p, "U") or not hasattr(p, "W") or np.ndim(p.U) != 2 \
-                    or np.ndim(p.W) != 2:
-                chk.fail(f"{name} must be the {cell.name!r} cell's params (with 2-D U and W), "
-                         f"got {type(p).__name__}")
-            d, h = cell.input_size(p), cell.hidden_size(p)
+            d, h = check_cell_params(chk, p, cell, name)
         if d != in_size:
             chk.fail(f"{name} must have input size {in_size} (set by {source}), got input "
                      f"size {d} (its U has shape {np.shape((p.forward if bidirectional else p).U)})")
@@ -126,11 +122,12 @@ def deep_forward(x, layers, cell="rnn", bidirectional: bool = False):
     out_sizes = _check_layers(chk, layers, cell, bool(bidirectional), x.shape[2])
     caches = []
     a = x                                                  # a^[0]<t> = x_t
-    for p in layers:
-        if bidirectional:
-            a, c = bidirectional_forward(a, p, cell)       # a^[l] = [a->^[l] ; a<-^[l]]
-        else:
-            a, c = cell.forward(a, None, p)                # a^[l] = cell(a^[l-1], a^[l]<t-1>)
+    for l, p in enumerate(layers):
+        with chk.renamed("params", f"layers[{l}]"):
+            if bidirectional:
+                a, c = bidirectional_forward(a, p, cell)   # a^[l] = [a->^[l] ; a<-^[l]]
+            else:
+                a, c = cell.forward(a, None, p)            # a^[l] = cell(a^[l-1], a^[l]<t-1>)
         caches.append(c)
     return a, DeepCache(cell, bool(bidirectional), caches, out_sizes[-1])
 
@@ -149,6 +146,7 @@ def deep_backward(dh_top, cache: DeepCache) -> DeepGrads:
     DeepGrads(dx (N, T, D), dlayers) where ``dlayers[l]`` has the type and
     shapes of ``layers[l]``.
     """
+    ShapeChecker("deep_backward").cache("cache", cache, DeepCache)
     chk = ShapeChecker("deep_backward", O=cache.out_size)
     da = chk.array("dh_top", dh_top, "N T O")
     dlayers = [None] * len(cache.caches)

@@ -257,6 +257,7 @@ def simple_gru_step_backward(dh_next, cache: SimpleGRUStepCache) -> StepGrads:
     StepGrads(dx (N, D), dh_prev (N, H), dparams SimpleGRUParams(dU (2H, D), dW (2H, H), db (2H,)))
     """
     chk = ShapeChecker("simple_gru_step_backward")
+    chk.cache("cache", cache, SimpleGRUStepCache)
     chk.array("cache.h_prev", cache.h_prev, "N H")
     dh = chk.array("dh_next", dh_next, "N H")
     x, h_prev, z, n, (U, W, _) = cache
@@ -330,6 +331,7 @@ def simple_gru_backward(dh, cache: SimpleGRUCache) -> SequenceGrads:
     -------
     SequenceGrads(dx (N, T, D), dh0 (N, H), dparams SimpleGRUParams(dU, dW, db))
     """
+    ShapeChecker("simple_gru_backward").cache("cache", cache, SimpleGRUCache)
     T, N, H = cache.h_tm.shape
     chk = ShapeChecker("simple_gru_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")
@@ -427,6 +429,7 @@ def gru_step_backward(dh_next, cache: GRUStepCache) -> StepGrads:
     db_hn (H,) or None))
     """
     chk = ShapeChecker("gru_step_backward")
+    chk.cache("cache", cache, GRUStepCache)
     chk.array("cache.h_prev", cache.h_prev, "N H")
     dh = chk.array("dh_next", dh_next, "N H")
     x, h_prev, r, z, n = cache.x, cache.h_prev, cache.r, cache.z, cache.n
@@ -562,6 +565,7 @@ def gru_backward(dh, cache: GRUCache) -> SequenceGrads:
     propagates ``dL/dh_t`` and stores ``dL/da_t``; the weight gradients are one
     matrix product over all T*N rows after the loop.
     """
+    ShapeChecker("gru_backward").cache("cache", cache, GRUCache)
     T, N, H = cache.h_tm.shape
     chk = ShapeChecker("gru_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")

@@ -206,6 +206,7 @@ def lstm_step_backward(dh_next, dc_next, cache: LSTMStepCache) -> LSTMStepGrads:
     dparams LSTMParams(dU, dW, db, dP))  with dP None when P is None.
     """
     chk = ShapeChecker("lstm_step_backward")
+    chk.cache("cache", cache, LSTMStepCache)
     chk.array("cache.c_next", cache.c_next, "N H")
     dh_next = chk.array("dh_next", dh_next, "N H")
     dc_next = np.zeros_like(dh_next) if dc_next is None else chk.array("dc_next", dc_next, "N H")
@@ -338,6 +339,7 @@ def lstm_backward(dh, cache: LSTMCache, dc_last=None) -> LSTMSequenceGrads:
     before the loop; the loop itself only combines them with the gradients
     arriving from step t+1 and does one (N, 4H) x (4H, H) product per step.
     """
+    ShapeChecker("lstm_backward").cache("cache", cache, LSTMCache)
     T, N, H = cache.h_tm.shape
     chk = ShapeChecker("lstm_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")

@@ -75,6 +75,7 @@ def output_backward(dscores, cache: OutputCache):
     dh : (..., H)
     dparams : OutputParams(dV (K, H), db_y (K,))
     """
+    ShapeChecker("output_backward").cache("cache", cache, OutputCache)
     V, _ = cache.params
     K, H = V.shape
     chk = ShapeChecker("output_backward", K=K)

@@ -122,6 +122,7 @@ def rnn_step_backward(dh_next, cache: RNNStepCache) -> StepGrads:
     StepGrads(dx (N, D), dh_prev (N, H), dparams RNNParams(dU, dW, db))
     """
     chk = ShapeChecker("rnn_step_backward")
+    chk.cache("cache", cache, RNNStepCache)
     chk.array("cache.h_next", cache.h_next, "N H")
     dh_next = chk.array("dh_next", dh_next, "N H")
     _, fprime = ACTIVATIONS[cache.activation]
@@ -192,6 +193,7 @@ def rnn_backward(dh, cache: RNNCache) -> SequenceGrads:
     -------
     SequenceGrads(dx (N, T, D), dh0 (N, H), dparams RNNParams(dU, dW, db))
     """
+    ShapeChecker("rnn_backward").cache("cache", cache, RNNCache)
     T, N, H = cache.h_tm.shape
     chk = ShapeChecker("rnn_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")
