@@ -10,31 +10,32 @@ Conventions (one for the whole package)
 ---------------------------------------
 Batches are rows and time is the second axis:
 
-=========  ==============  ==========================================
-array      shape           meaning
-=========  ==============  ==========================================
-x          (N, T, D)       N sequences, T steps, D input features
-h0         (N, H)          initial hidden state (zeros when ``None``)
-h          (N, T, H)       hidden state after every step
-c0, c      (N, H), (N,T,H) LSTM cell state
-scores     (N, T, K)       output scores over K classes
-y          (N, T) int      target class per step
-=========  ==============  ==========================================
+==========  ================  ==================================================
+array       shape             meaning
+==========  ================  ==================================================
+x           (N, T, D)         N sequences, T steps, D input features
+h0          (N, H)            initial hidden state (zeros when ``None``)
+h           (N, T, H)         hidden state after every step
+c0, c       (N, H), (N,T,H)   LSTM cell state
+scores      (N, T, K)         output scores over K classes (many-to-many)
+y           (N, T) int        target class per step
+scores, y   (N, K), (N,)      many-to-one: the output layer on ``h[:, -1]``
+==========  ================  ==================================================
 
 Weights have one row per output unit (PyTorch's layout), so the column-vector
 equation of the book, ``net_t = U x_t + W h_{t-1} + b``, is the code
 ``x_t @ U.T + h_prev @ W.T + b`` applied to a batch of rows.  Gated cells stack
 their gates' rows in one matrix, in PyTorch's order:
 
-=========  ================  ==================================================
-cell       gate row blocks   U, W, b shapes
-=========  ================  ==================================================
-RNN        (one block)       U (H, D), W (H, H), b (H,)
-simple GRU z, n              U (2H, D), W (2H, H), b (2H,)
-GRU        r, z, n           U (3H, D), W (3H, H), b (3H,), [b_hn (H,)]
-LSTM       i, f, g, o        U (4H, D), W (4H, H), b (4H,), [P (3, H) peepholes]
-output     —                 V (K, H), b_y (K,)
-=========  ================  ==================================================
+==========  ================  ==================================================
+cell        gate row blocks   U, W, b shapes
+==========  ================  ==================================================
+RNN         (one block)       U (H, D), W (H, H), b (H,)
+simple GRU  z, n              U (2H, D), W (2H, H), b (2H,)
+GRU         r, z, n           U (3H, D), W (3H, H), b (3H,), [b_hn (H,)]
+LSTM        i, f, g, o        U (4H, D), W (4H, H), b (4H,), [P (3, H) peepholes]
+output      —                 V (K, H), b_y (K,)
+==========  ================  ==================================================
 
 Notation map
 ------------
@@ -62,11 +63,55 @@ multiplies ``r * h_{t-1}`` before the matrix product; ``reset_after=True``
 separate hidden bias ``b_hn``.  The book's time index starts at 1; ``h[:, 0]``
 is :math:`h_1`.
 
+Initialisation (each cell's ``init_*`` function, seeded by ``rng``)
+-------------------------------------------------------------------
+==========================  ==================================================
+function                    default values
+==========================  ==================================================
+``init_rnn_params``         ``scheme="xavier"``: U, W Xavier uniform, b = 0;
+                            ``"orthogonal"``: W orthogonal; ``"irnn"``: W = I,
+                            U ~ N(0, 0.001^2) (for ReLU, Le et al. 2015)
+``init_gru_params``,        U Xavier uniform per gate block, W one random
+``init_simple_gru_params``  orthogonal (H, H) matrix per gate block, b = 0
+                            (and ``b_hn`` = 0 when ``reset_after=True``)
+``init_lstm_params``        U, W (and P) U(-1/sqrt(H), 1/sqrt(H)) as PyTorch;
+                            b = 0 except the forget block ``b[H:2H] = 1``
+``init_output_params``      V Xavier uniform, b_y = 0
+==========================  ==================================================
+
+The schemes differ on purpose: each cell follows its usual recipe (Xavier for
+the tanh RNN, orthogonal recurrent blocks for the GRU, PyTorch's default and a
+forget bias of 1 for the LSTM).
+
 Modules
 -------
-activations, rnn, output (softmax, loss), initializers, gradcheck, clipping,
-gradient_flow, gru, lstm, cells (registry), bidirectional, deep, model,
-text (vocabulary, one-hot), corpus, optim, charlm, tasks.
+=================  ==========================================================
+``activations``    sigmoid, tanh, relu and their derivatives from the output
+``rnn``            vanilla RNN step and sequence, forward and BPTT
+``output``         output layer, softmax, sequence cross-entropy
+                   (many-to-many on (N, T, H), many-to-one on ``h[:, -1]``)
+``initializers``   Xavier, orthogonal, identity (IRNN); RNN and output params
+``gradcheck``      numerical gradient, relative error, ``check_gradients``
+``clipping``       clipping by global norm and by value
+``gradient_flow``  ||dL/dh_k|| for k = 1..T
+``gru``            the notes' simplified GRU and the full GRU (both ``reset_after``)
+``lstm``           LSTM with optional peepholes
+``cells``          registry of the cells behind one interface (``get_cell``)
+``bidirectional``  bidirectional layer over any cell
+``deep``           stacked layers of any cell, optionally bidirectional
+``text``           ``Vocabulary`` (with an end-of-sequence symbol), ``one_hot``
+``corpus``         the shipped corpora, training windows, train/validation split
+``optim``          functional SGD and Adam
+``charlm``         character language model: loss, training, sampling, perplexity
+``tasks``          adding problem and copy task
+``grading``        helpers for the nbgrader ``checks.py`` of the assignments
+=================  ==========================================================
+
+Every name below is re-exported at the top level (``rnncourse.rnn_forward``).
+Two short names are kept there because the book uses them:
+``rnncourse.sample`` is ``rnncourse.charlm.sample`` (text from a trained
+character model) and ``rnncourse.batches`` is ``rnncourse.corpus.batches``
+(random training windows).
 """
 from .activations import relu, sigmoid, tanh
 from .bidirectional import (BidirectionalGrads, BidirectionalParams, bidirectional_backward,
@@ -97,3 +142,37 @@ from .tasks import adding_problem, copy_task
 from .text import Vocabulary, one_hot
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # activations
+    "relu", "sigmoid", "tanh",
+    # rnn, output
+    "RNNCache", "RNNParams", "RNNStepCache", "SequenceGrads", "StepGrads",
+    "rnn_backward", "rnn_forward", "rnn_step_backward", "rnn_step_forward",
+    "OutputCache", "OutputParams", "log_softmax", "output_backward", "output_forward",
+    "softmax", "softmax_cross_entropy",
+    # initialisation, gradients
+    "identity", "init_output_params", "init_rnn_params", "orthogonal", "xavier_normal",
+    "xavier_uniform",
+    "GradCheckReport", "check_gradients", "numerical_gradient", "relative_error",
+    "clip_by_global_norm", "clip_by_value", "global_norm", "hidden_gradient_norms",
+    # gated cells, registry, layers
+    "GRUCache", "GRUParams", "GRUStepCache", "SimpleGRUCache", "SimpleGRUParams",
+    "SimpleGRUStepCache", "gru_backward", "gru_forward", "gru_step_backward",
+    "gru_step_forward", "init_gru_params", "init_simple_gru_params", "simple_gru_backward",
+    "simple_gru_forward", "simple_gru_step_backward", "simple_gru_step_forward",
+    "LSTMCache", "LSTMParams", "LSTMSequenceGrads", "LSTMStepCache", "LSTMStepGrads",
+    "init_lstm_params", "lstm_backward", "lstm_forward", "lstm_step_backward",
+    "lstm_step_forward",
+    "CELL_NAMES", "Cell", "get_cell",
+    "BidirectionalGrads", "BidirectionalParams", "bidirectional_backward",
+    "bidirectional_forward",
+    "DeepGrads", "deep_backward", "deep_forward", "init_deep_params",
+    # text, corpus, optimisers, language model, tasks
+    "Vocabulary", "one_hot",
+    "available_corpora", "batches", "load_corpus", "split_corpus",
+    "AdamState", "adam_init", "adam_step", "sgd_step",
+    "CharLMHistory", "CharLMParams", "charlm_loss", "evaluate_charlm", "init_charlm",
+    "perplexity", "sample", "train_charlm",
+    "adding_problem", "copy_task",
+]
