@@ -33,6 +33,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
+from .activations import sigmoid
 from .rnn import SequenceGrads, StepGrads
 
 
@@ -206,10 +207,6 @@ def _tanh_(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
-
-
 # ----------------------------------------------------------------------------
 # simplified GRU
 # ----------------------------------------------------------------------------
@@ -238,7 +235,7 @@ def simple_gru_step_forward(x, h_prev, params: SimpleGRUParams):
     U, W, b = params
     H = W.shape[1]
     a = x @ U.T + h_prev @ W.T + b                   # a = U x + W h_{t-1} + b, blocks [a_z, a_n]
-    z = _sigmoid(a[:, :H])                           # z = sigmoid(a_z)
+    z = sigmoid(a[:, :H])                           # z = sigmoid(a_z)
     n = np.tanh(a[:, H:])                            # n = tanh(a_n)
     h_next = h_prev + z * (n - h_prev)               # h_t = z n + (1 - z) h_{t-1}
     return h_next, SimpleGRUStepCache(x, h_prev, z, n, params)
@@ -401,8 +398,8 @@ def gru_step_forward(x, h_prev, params: GRUParams, reset_after: bool = False):
     H = W.shape[1]
     ax = x @ U.T + b                                 # U x + b, blocks [r, z, n]
     arz = ax[:, :2 * H] + h_prev @ W[:2 * H].T       # a_rz = U_rz x + W_rz h_{t-1} + b_rz
-    r = _sigmoid(arz[:, :H])                         # r = sigmoid(a_r)
-    z = _sigmoid(arz[:, H:])                         # z = sigmoid(a_z)
+    r = sigmoid(arz[:, :H])                         # r = sigmoid(a_r)
+    z = sigmoid(arz[:, H:])                         # z = sigmoid(a_z)
     if reset_after:
         hn = h_prev @ W[2 * H:].T + b_hn             # W_n h_{t-1} + b_hn
         rh = None

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from rnncourse.gradcheck import numerical_gradient as num_grad
+from rnncourse.gradcheck import relative_error as rel
 from rnncourse.gru import (GRUParams, SimpleGRUParams, gru_backward, gru_forward,
                            gru_step_backward, gru_step_forward, init_gru_params,
                            init_simple_gru_params, simple_gru_backward, simple_gru_forward,
@@ -37,25 +39,6 @@ def step_fns(variant):
         return simple_gru_step_forward, simple_gru_step_backward
     ra = variant == "gru_reset_after"
     return (lambda x, h, p: gru_step_forward(x, h, p, reset_after=ra)), gru_step_backward
-
-
-def num_grad(f, a, eps=1e-6):
-    a = np.array(a, dtype=float)
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        fp = f(a)
-        a[i] = old - eps
-        fm = f(a)
-        a[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
-
-
-def rel(a, b):
-    """max |a - b| / max(|a| + |b|): the package's relative error."""
-    return np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-300)
 
 
 def param_names(p):

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 import torch
 
+from rnncourse.gradcheck import numerical_gradient as num_grad
+from rnncourse.gradcheck import relative_error as rel
 from rnncourse.lstm import (LSTMParams, init_lstm_params, lstm_backward, lstm_forward,
                             lstm_step_backward, lstm_step_forward)
 
@@ -14,25 +16,6 @@ def make(N, T, D, H, peepholes=False, seed=0, scale=0.5):
                    rng.normal(0, scale, (3, H)) if peepholes else None)
     x = rng.normal(size=(N, T, D))
     return rng, p, x, rng.normal(size=(N, H)), rng.normal(size=(N, H))
-
-
-def num_grad(f, a, eps=1e-6):
-    a = np.array(a, dtype=float)
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        fp = f(a)
-        a[i] = old - eps
-        fm = f(a)
-        a[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
-
-
-def rel(a, b):
-    """The package's relative error: max |a - b| / max(|a| + |b|) (robust for tiny entries)."""
-    return np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-300)
 
 
 def fields(p):
