@@ -405,11 +405,17 @@ def init_lstm_params(D: int, H: int, rng, peepholes: bool = False,
     rng : int seed or numpy.random.Generator.
     peepholes : also create P (3, H); otherwise P is None.
     forget_bias : initial value of the forget-gate bias.
+
+    Returns
+    -------
+    LSTMParams(U (4H, D), W (4H, H), b (4H,), P (3, H) or None)
     """
     chk = ShapeChecker("init_lstm_params")
     D = chk.positive_int("D", D)
     H = chk.positive_int("H", H)
-    if not np.isfinite(forget_bias):
+    if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float, np.integer,
+                                                                    np.floating)) \
+            or not np.isfinite(forget_bias):
         chk.fail(f"forget_bias must be a finite number, got {forget_bias!r}")
     gen = as_rng(rng, "init_lstm_params")
     k = 1.0 / np.sqrt(H)
