@@ -60,7 +60,7 @@ class ShapeChecker:
         else:  # pragma: no cover - programming error
             raise AssertionError(dtype)
         if arr.ndim != len(symbols):
-            self.fail(f"{name} must have {len(symbols)} dimensions "
+            self.fail(f"{name} must have {len(symbols)} dimension{'' if len(symbols) == 1 else 's'} "
                       f"({', '.join(symbols)}), got shape {_fmt(arr.shape)}")
         expected = []
         mismatch = False

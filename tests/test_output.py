@@ -116,7 +116,7 @@ def test_softmax_cross_entropy_gradient_many_to_one_and_many_to_many(shape, mask
 
 
 def test_targets_must_match_the_scores_rank():
-    with pytest.raises(ValueError, match=r"y must have 1 dimensions.*got shape \(4, 1\)"):
+    with pytest.raises(ValueError, match=r"y must have 1 dimension .*got shape \(4, 1\)"):
         softmax_cross_entropy(np.zeros((4, 3)), np.zeros((4, 1), dtype=int))
     with pytest.raises(ValueError, match=r"y must hold class indices in \[0, 3\)"):
         softmax_cross_entropy(np.zeros((4, 3)), np.array([0, 1, 2, 3]))

@@ -65,7 +65,7 @@ def test_decode_rejects_out_of_range_and_non_integers():
         v.decode([-1])
     with pytest.raises(ValueError, match="integer array"):
         v.decode(np.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"indices must have 1 dimensions .* got shape \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"indices must have 1 dimension .* got shape \(1, 2\)"):
         v.decode(np.array([[0, 1]]))
 
 
