@@ -431,6 +431,38 @@ def test_release_fetch_submit_collect_for_two_students(tmp_path):
     assert fetched, os.listdir(tmp_path / "alice" / a)
 
 
+def _tree_bytes(root):
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = fh.read()
+    return out
+
+
+def test_grading_a_fresh_clone_registers_the_assignment_first(tmp_path):
+    """gradebook.db is not in git: `make grade` on a fresh clone must not need `make exercises`."""
+    a = ASSIGNMENTS[-1]
+    course = make_course(tmp_path / "course", assignments=[a])
+    os.remove(os.path.join(course, "gradebook.db"))             # as in a fresh clone
+    release = nbformat.read(os.path.join(course, "exercises", a, f"{a}.ipynb"), 4)
+    solution = nbformat.read(os.path.join(course, "solutions", a, f"{a}.ipynb"), 4)
+    d = os.path.join(course, "submitted", "alice", a)
+    shutil.copytree(os.path.join(course, "exercises", a), d)
+    nbformat.write(solved(release, solution), os.path.join(d, f"{a}.ipynb"))
+    exercises = _tree_bytes(os.path.join(course, "exercises"))
+    res = run([PY, os.path.join(REPO, "tools", "course.py"), "--course", course, "grade", "--csv", ""],
+              REPO, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "exists in the database" not in res.stdout
+    assert f"gradebook: {a} registered" in res.stdout, res.stdout
+    assert re.search(rf"\[1/1\] {a} alice: [\d.]+ / [\d.]+", res.stdout), res.stdout
+    g = grades(course, a, "alice")
+    assert g and all(s == m for s, m, manual, t in g.values() if t == "code"), g
+    assert _tree_bytes(os.path.join(course, "exercises")) == exercises, "exercises/ must not change"
+
+
 # ----------------------------------------------------------------------------- browser
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

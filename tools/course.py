@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,6 +124,40 @@ def _score(api, assignment: str, student: str):
         return sub.score, sub.max_score, sub.needs_manual_grade
 
 
+def _register_assignments(course: str, coursedir, assignments, logger) -> list:
+    """Make sure the gradebook knows every assignment (and its notebooks' grade cells).
+
+    gradebook.db is git-ignored and only ``nbgrader generate_assignment`` records an assignment,
+    its notebooks and their grade, solution and source cells, which autograde needs.  On a fresh
+    clone (or after deleting gradebook.db) every missing assignment is generated once from
+    solutions/ into a temporary release directory, so exercises/ is left as it is.  Returns the
+    assignments that could not be registered.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+    missing = []
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        for name in assignments:
+            try:
+                known = bool(gb.find_assignment(name).notebooks)
+            except MissingEntry:
+                known = False
+            if not known:
+                missing.append(name)
+    failed = []
+    for name in missing:
+        with tempfile.TemporaryDirectory(prefix="rnncourse-release-") as tmp:
+            res = nbgrader(course, "generate_assignment", name, "--force",
+                           f"--CourseDirectory.release_directory={tmp}", quiet=True)
+        logger.info("==== register %s in the gradebook ====\n%s%s", name, res.stdout, res.stderr)
+        if res.returncode == 0:
+            print(f"gradebook: {name} registered from {coursedir.source_directory}/{name}/", flush=True)
+        else:
+            print(f"gradebook: could not register {name} (nbgrader generate_assignment failed, "
+                  "see the log)", flush=True)
+            failed.append(name)
+    return failed
+
+
 def cmd_grade(opts) -> int:
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -154,7 +189,10 @@ def cmd_grade(opts) -> int:
         return 0
     print(f"Autograding {len(jobs)} submission(s) of {len(set(a for a, _ in jobs))} assignment(s); "
           f"nbgrader's log: {os.path.relpath(logfile)}", flush=True)
-    failures = []
+    unknown = _register_assignments(course, coursedir, sorted(set(a for a, _ in jobs)), logger)
+    n_all = len(jobs)
+    failures = [(a, s) for a, s in jobs if a in unknown]
+    jobs = [(a, s) for a, s in jobs if a not in unknown]
     t_all = time.perf_counter()
     width = len(str(len(jobs)))
     for k, (assignment, student) in enumerate(jobs, 1):
@@ -200,7 +238,7 @@ def cmd_grade(opts) -> int:
             print(f"grade export failed:\n{res.stdout}{res.stderr}")
             failures.append(("export", ""))
     total = time.perf_counter() - t_all
-    print(f"done in {total:.0f} s: {len(jobs) - len(failures)} graded, {len(failures)} failed"
+    print(f"done in {total:.0f} s: {n_all - len(failures)} graded, {len(failures)} failed"
           + (": " + ", ".join(f"{a}/{s}" for a, s in failures) if failures else ""))
     return 1 if failures else 0
 
