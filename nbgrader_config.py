@@ -55,6 +55,11 @@ c.Execute.extra_arguments = ext.kernel_limit_arguments(
     memory_mb=int(os.environ.get("RNNCOURSE_KERNEL_MEMORY_MB", "3072")),
     cpu_seconds=int(os.environ.get("RNNCOURSE_KERNEL_CPU_SECONDS", "600")))
 
+# `nbgrader validate` (make check, the Validate button) cuts every line longer than width - 3
+# with "...".  rnncourse.grading wraps messages at 88 columns; validate indents them by 4 and
+# the first line carries "GradingFailure: " (16): 108 columns, so 120 shows them whole.
+c.Validator.width = 120
+
 c.Autograde.autograde_preprocessors = [
     ext.ResilientExecute,            # instead of Execute: a dead kernel costs one cell, not the notebook
     IgnorePattern,

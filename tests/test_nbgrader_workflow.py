@@ -393,6 +393,12 @@ def test_validate_passes_on_solutions_and_fails_on_releases(graded):
                os.path.join(course, "exercises", a, f"{a}.ipynb")], REPO, check=False)
     assert bad.returncode == 1 and "FAILED: some tests fail" in bad.stdout, bad.stdout + bad.stderr
     assert "is not implemented yet" in bad.stdout
+    errors = [block.split("The error was:", 1)[1] for block in re.split(r"\n=+\n", bad.stdout)
+              if "The error was:" in block]
+    assert errors, bad.stdout
+    cut = [line for e in errors for line in e.splitlines() if line.endswith("...")]
+    assert not cut, "make check cuts feedback lines (Validator.width):\n" + "\n".join(cut)
+    assert "[ValidateApp" not in bad.stdout and "[IPKernelApp]" not in bad.stdout, bad.stdout
 
 
 def test_release_fetch_submit_collect_for_two_students(tmp_path):

@@ -71,7 +71,11 @@ def cmd_check(opts) -> int:
         return 2
     print(f"Checking {os.path.relpath(path)} (runs every cell, as the grader will)...", flush=True)
     res = nbgrader(opts.course, "validate", path, quiet=True)
-    out = (res.stdout or "") + (res.stderr or "")
+    # nbgrader's own log lines (which notebook it validates, the kernel's TCP warning) say nothing
+    # to a student; real errors on stderr are kept.
+    noise = ("[ValidateApp | INFO] Validating", "[IPKernelApp] WARNING | Kernel is running over TCP")
+    err = "\n".join(line for line in (res.stderr or "").splitlines() if not line.startswith(noise))
+    out = (res.stdout or "") + err
     body = out.strip()
     if "Success! Your notebook passes all the tests." in out and res.returncode == 0:
         print("PASSED: every test in this notebook passes. (Hidden tests run when it is graded; "
