@@ -17,6 +17,7 @@ import contextlib
 import glob
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -199,7 +200,11 @@ def cmd_grade(opts) -> int:
     jobs = [(a, s) for a, s in jobs if a not in unknown]
     t_all = time.perf_counter()
     width = len(str(len(jobs)))
+    # tools/nbgrader_ext.py as loaded by nbgrader_config.py: it records failed kernel starts
+    starts = getattr(sys.modules.get("rnncourse_nbgrader_ext"), "KERNEL_START_FAILURES", None)
     for k, (assignment, student) in enumerate(jobs, 1):
+        if starts is not None:
+            del starts[:]
         t0 = time.perf_counter()
         logger.info("==== autograde %s %s ====", assignment, student)
         with _quiet_fds(logfile):
@@ -211,16 +216,26 @@ def cmd_grade(opts) -> int:
         if result.get("log"):
             logger.info(result["log"])
         score = _score(api, assignment, student)
+        last = re.match(r"attempt (\d+) of (\d+):", starts[-1]) if starts else None
+        gave_up = bool(last) and last.group(1) == last.group(2) and not result.get("success")
         if not result.get("success"):
             logger.error(result.get("error", ""))
             failures.append((assignment, student))
-            line = "FAILED (nbgrader error, see the log)"
+            if gave_up:
+                line = (f"NOT GRADED: no kernel could be started ({len(starts or [])} attempts; a "
+                        f"grader-side failure, not the student's): run `.venv/bin/python tools/course.py grade "
+                        f"{assignment} --students {student}` again")
+            else:
+                line = "FAILED (nbgrader error, see the log)"
         elif score is None:
             failures.append((assignment, student))
             line = "FAILED (no grade recorded)"
         else:
             pts, maxpts, manual = score
             line = f"{pts:g} / {maxpts:g}" + ("  (+ answers to grade by hand)" if manual else "")
+        if starts and not gave_up:
+            line += (f"  [kernel start failed {len(starts)} time(s), retried: "
+                     f"{starts[-1].split(': ', 1)[-1][:80]}]")
         print(f"[{k:>{width}}/{len(jobs)}] {assignment} {student}: {line}  ({dt:.1f} s)", flush=True)
 
     if not opts.no_feedback:

@@ -7,6 +7,10 @@
   dies (memory, ``os._exit``, a crash, the CPU limit) or stops answering: the cell gets an error
   output (so its points are zero), a fresh kernel replays the cells that ran before it, and the
   remaining cells are graded as usual.  Stock nbgrader abandons the whole submission instead.
+  A kernel that fails to *start* (seen under load: "Address already in use", then no answer
+  for ``startup_timeout`` seconds) is a grader-side failure: the start is retried
+  (``start_attempts``) and each failure is recorded in :data:`KERNEL_START_FAILURES`, which
+  ``tools/course.py grade`` reports in its progress line.
 * :class:`TruncateOutput` -- caps the size of every output (a submission printing megabytes).
 * :class:`GetGradesWithStatus` -- nbgrader's ``GetGrades`` that also records whether a grade
   still waits for the instructor (``needs_manual_grade``), so the feedback says "graded by hand"
@@ -17,6 +21,8 @@
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import os
 
@@ -50,6 +56,15 @@ def kernel_limit_arguments(memory_mb: int, cpu_seconds: int) -> list:
     return ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines=[{lines!r}]"]
 
 
+#: One entry per failed kernel start in this process ("attempt k of n: error"); the caller
+#: (tools/course.py grade) empties it before a submission and reads it afterwards.
+KERNEL_START_FAILURES: list = []
+
+
+class KernelStartError(RuntimeError):
+    """No kernel could be started for a notebook: a grader-side failure, not the student's."""
+
+
 def _error_output(ename: str, message: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=message,
                         traceback=[f"\x1b[0;31m{ename}\x1b[0m: {message}"])
@@ -62,7 +77,18 @@ class ResilientExecute(Execute):
         3, help="How many times a notebook's kernel may be restarted before the remaining cells "
                 "are marked as not run.").tag(config=True)
 
+    start_attempts = Integer(
+        3, help="How many times to try starting a kernel before giving up on the notebook "
+                "(a start can fail under load, e.g. 'Address already in use').").tag(config=True)
+
+    start_retry_delay = Integer(
+        2, help="Seconds to wait before the k-th retry of a kernel start (times k).").tag(config=True)
+
+    simulated_start_failures = Integer(
+        0, help="For tests only: the first N kernel starts of every notebook fail.").tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
+        self._simulated_left = self.simulated_start_failures
         self._restarts = 0
         self._replayable = []
         self._given_up = False
@@ -117,14 +143,58 @@ class ResilientExecute(Execute):
             self._replayable.remove(failed)
 
     async def _async_fresh_kernel(self) -> None:
+        await self._async_discard_kernel()
+        await self._async_start_kernel()
+
+    @contextlib.contextmanager
+    def setup_kernel(self, **kwargs):
+        """nbclient's ``setup_kernel`` with :meth:`_async_start_kernel` (retries) as the start."""
+        cleanup_kc = kwargs.pop("cleanup_kc", self.owns_km)
+        run_sync(self._async_start_kernel)(**kwargs)
         try:
-            await self._async_cleanup_kernel()
-        except Exception:  # noqa: BLE001 - the old kernel is already gone
-            self.km = None
-            self.kc = None
-        self.km = self.create_kernel_manager()
-        await self.async_start_new_kernel()
-        await self.async_start_new_kernel_client()
+            yield
+        finally:
+            if cleanup_kc and self.km is not None:
+                self._cleanup_kernel()
+
+    async def _async_start_kernel(self, **kwargs) -> None:
+        """Start a kernel and its client, retrying a failed start ``start_attempts`` times."""
+        attempts = max(1, self.start_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                if self.km is None:
+                    self.km = self.create_kernel_manager()
+                if self._simulated_left > 0:
+                    self._simulated_left -= 1
+                    raise RuntimeError("simulated kernel start failure "
+                                       "(ResilientExecute.simulated_start_failures)")
+                if not self.km.has_kernel:
+                    await self.async_start_new_kernel(**kwargs)
+                if self.kc is None:
+                    await self.async_start_new_kernel_client()
+                return
+            except Exception as err:  # noqa: BLE001 - any failure to start is the grader's
+                KERNEL_START_FAILURES.append(f"attempt {attempt} of {attempts}: {err}")
+                self.log.warning("Kernel start failed (attempt %d of %d): %s", attempt, attempts, err)
+                await self._async_discard_kernel()
+                if attempt == attempts:
+                    raise KernelStartError(
+                        f"the kernel could not be started ({attempts} attempts); last error: {err}"
+                    ) from err
+                await asyncio.sleep(self.start_retry_delay * attempt)
+
+    async def _async_discard_kernel(self) -> None:
+        """Shut down and forget the current kernel and client, whatever state they are in."""
+        if self.km is not None:
+            try:
+                await self._async_cleanup_kernel()
+            except Exception:  # noqa: BLE001 - the old kernel is already gone
+                pass
+        if self.kc is not None:
+            with contextlib.suppress(Exception):
+                self.kc.stop_channels()
+        self.km = None
+        self.kc = None
 
 
 class TruncateOutput(NbGraderPreprocessor):
