@@ -536,8 +536,13 @@ class _Outcome(NamedTuple):
     notes: List[str] = []
 
 
-def _student_frames(tb) -> List[str]:
-    """The traceback entries of the student's own code (and below), formatted briefly."""
+def _student_frames(tb, remote: Optional[List[str]] = None) -> List[str]:
+    """The traceback entries of the student's own code (and below), formatted briefly.
+
+    ``remote``: the entries the sandboxed worker reported (``rnncourse_grader``), used instead.
+    """
+    if remote is not None:
+        return list(remote)[-4:]
     entries = []
     for frame, lineno in traceback.walk_tb(tb):
         code = frame.f_code
@@ -593,7 +598,8 @@ def _call_student(fn: Callable, c: Case, allow: Sequence[str],
     notes = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
     if err_stream.getvalue().strip():
         notes.append("wrote to stderr: " + err_stream.getvalue().strip()[:300])
-    frames = _student_frames(error.__traceback__) if error is not None else []
+    frames = (_student_frames(error.__traceback__, getattr(error, "_remote_frames", None))
+              if error is not None else [])
     mutated = _find_mutation(c, args, kwargs, arg_names)
     if mutated and error is None:
         error = _Mutation(mutated)
@@ -873,11 +879,12 @@ def gradient_check(loss: Callable[..., float], inputs: Dict[str, np.ndarray], gr
 # ---------------------------------------------------------------------------------------------
 
 def check(name: str, namespace: Dict[str, Any], *, hidden: bool = False, seed: int = 0,
-          checks_path: Optional[str] = None) -> None:
+          checks_path: Optional[str] = None, time_limit: Optional[float] = None) -> None:
     """Run the visible (or, with ``hidden=True``, the hidden) checks of function ``name``.
 
-    ``namespace`` is the notebook's ``globals()``; the function is looked up there by name, so a
-    missing function is reported, not raised as a NameError.  Prints one line on success
+    ``namespace`` is the notebook's ``globals()`` (or, when graded, ``rnncourse_grader``'s view of
+    the sandboxed notebook); the function is looked up there by name, so a missing function is
+    reported, not raised as a NameError.  ``time_limit``: seconds per call (see check_function).  Prints one line on success
     (and returns None: nbgrader would read a number left as the cell's value as partial
     credit); raises :class:`GradingFailure` otherwise.
     """
@@ -903,7 +910,7 @@ def check(name: str, namespace: Dict[str, Any], *, hidden: bool = False, seed: i
         cases = list(spec.visible())
     n = check_function(student_fn, spec.reference, cases, name=name, mistakes=spec.mistakes,
                        rtol=spec.rtol, atol=spec.atol, allow=spec.allow, extra=spec.extra,
-                       output_names=spec.output_names)
+                       output_names=spec.output_names, time_limit=time_limit)
     kind = "hidden" if hidden else "visible"
     labels = "; ".join(dict.fromkeys(c.label for c in cases))
     print(_wrap(f"{_GREEN}\u2714{_RESET} {name}: all {n} {kind} test cases passed ({labels})"))
