@@ -17,14 +17,14 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: book test env test-env browser exercises bench lab clean
+.PHONY: book test env test-env browser sandbox exercises bench lab clean
 
 book: $(BOOK_STAMP)
 	$(BIN)/python tools/fetch_mathjax.py
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-test: $(TEST_STAMP) browser book
+test: $(TEST_STAMP) browser sandbox book
 	$(BIN)/python -m pytest
 
 env: $(BOOK_STAMP)
@@ -50,6 +50,14 @@ browser:
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends \
 	    chromium chromium-driver fonts-dejavu-core fonts-wqy-microhei; }
 
+# bubblewrap: every graded notebook runs in a sandbox (rnncourse_grader/sandbox.py); Debian
+# package, needs root or sudo the first time.
+sandbox:
+	@{ command -v bwrap >/dev/null 2>&1 && command -v prlimit >/dev/null 2>&1 ; } || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends \
+	    bubblewrap util-linux; }
+
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_cells.py
 
@@ -67,7 +75,7 @@ ALLOW_ROOT = $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 exercises: $(BOOK_STAMP)
 	$(COURSE) exercises
 
-check: $(BOOK_STAMP)
+check: $(BOOK_STAMP) sandbox
 	@test -n "$(NB)" || { echo "usage: make check NB=exercises/<assignment>/<assignment>.ipynb"; exit 2; }
 	@$(COURSE) check "$(NB)"
 
@@ -75,10 +83,10 @@ lab: $(BOOK_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 	  --LabApp.default_url=/lab/tree/exercises $(ALLOW_ROOT) $(LAB_ARGS)
 
-grade: $(BOOK_STAMP)
+grade: $(BOOK_STAMP) sandbox
 	$(COURSE) grade $(A)
 
-bench-grade: $(BOOK_STAMP)
+bench-grade: $(BOOK_STAMP) sandbox
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_autograde.py
 
 clean:
