@@ -60,8 +60,27 @@ c.Execute.extra_arguments = ext.kernel_limit_arguments(
 # the first line carries "GradingFailure: " (16): 108 columns, so 120 shows them whole.
 c.Validator.width = 120
 
+# --- grading through the sandbox (rnncourse_grader): student code never runs the tests -------
+# Sanitizing first compares the submission's grading metadata with the instructor's notebook
+# (an edited notebook scores zero with a message instead of stopping nbgrader); autograde and
+# validate then run code cells in a bubblewrap sandbox and grade cells in this process.
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+from rnncourse_grader.nbgrader_plugin import CheckAgainstInstructor, SandboxedExecute  # noqa: E402
+from nbgrader.preprocessors import (ClearOutput, DeduplicateIds, OverwriteCells,  # noqa: E402
+                                    OverwriteKernelspec)
+
+c.CheckAgainstInstructor.course_root = HERE
+c.SandboxedExecute.course_root = HERE
+c.Autograde.sanitize_preprocessors = [CheckAgainstInstructor, ClearOutput, DeduplicateIds,
+                                      OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+# nbgrader's Validator has no configurable preprocessor list: set its default (this process is
+# the grader's, not the student's).
+import nbgrader.validator as _validator  # noqa: E402
+_validator.Validator.class_traits()["preprocessors"].default_value = [ClearOutput, SandboxedExecute]
+
 c.Autograde.autograde_preprocessors = [
-    ext.ResilientExecute,            # instead of Execute: a dead kernel costs one cell, not the notebook
+    SandboxedExecute,                # instead of Execute: code in the sandbox, tests in the grader
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

@@ -157,7 +157,10 @@ class SandboxedExecute(_CourseFiles):
         else:
             submission = os.getcwd()
         hide = [root, os.path.dirname(os.path.abspath(submission))]
-        with Session(view, submission, sandbox.limits_from_env(), hide=hide,
+        limits = sandbox.limits_from_env()
+        if "RNNCOURSE_CELL_TIMEOUT" not in os.environ and "timeout" in self.config.Execute:
+            limits = limits._replace(cell_seconds=float(self.config.Execute.timeout))
+        with Session(view, submission, limits, hide=hide,
                      unsafe=self.unsafe) as session:
             harness.grade_notebook(nb, session, sources, checks, problems)
         return nb, resources
