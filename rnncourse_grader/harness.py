@@ -19,6 +19,7 @@ import copy
 import io
 import re
 import sys
+import time
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -256,11 +257,15 @@ def grade_notebook(nb, session: Session, trusted_sources: Dict[str, str], checks
         an error naming them, and no student code runs.
     """
     from nbformat import from_dict
+    deadline = time.monotonic() + session.limits.notebook_seconds
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         grade_id = ((cell.metadata.get("nbgrader") or {}).get("grade_id"))
-        if is_grade_cell(cell):
+        if time.monotonic() > deadline and cell.source.strip():
+            outputs = [_message_error("NotRun", "not run: the notebook used up its time limit "
+                                      f"({session.limits.notebook_seconds:g} s in all)")]
+        elif is_grade_cell(cell):
             if problems:
                 outputs = [_message_error("GradingFailure", "this notebook cannot be graded: "
                                           + "; ".join(problems))]
