@@ -49,8 +49,8 @@ brackets):
       ### END HIDDEN TESTS
 
   The hidden part re-runs the same checks with a *fresh* copy of this module
-  (the bootstrap line, :data:`HIDDEN_BOOTSTRAP`), so patching
-  ``rnncourse.grading`` from an answer cell earns nothing;
+  (the bootstrap line, :data:`HIDDEN_BOOTSTRAP`); when graded, the grader reads the
+  checks' names and literal arguments from this source and runs them itself;
 * hidden test cell, ``grade`` with points [``<function>_hidden``]: a visible
   comment saying what is tested, then only the bootstrap line and
   ``_g.check("rnn_step_forward", globals(), hidden=True, seed=<int>)`` inside
@@ -74,19 +74,24 @@ tolerances), the feedback names the mistake and shows its hint.  A mistake
 that raises on a case simply does not match there; if it raises the *same*
 exception as the student's code, it matches.
 
-Defences (what they stop and what they cannot)
-----------------------------------------------
-* Expected outputs are computed from a private copy of the package *before*
-  the student's function runs, on copies of the inputs.
-* The student's function runs under a profiler hook: a call into any
-  ``rnncourse`` module (the reference implementation) makes the check fail
-  with an explanation, unless the spec allows it (``allow=``).
-* Comparisons use ndarray operators and methods only, after a self-test that
-  notices a patched NumPy comparison.
-* Inputs the function modified in place are reported.
+Interactive checks and graded checks
+------------------------------------
+In a student's own Jupyter, the test cells run these checks in the student's kernel: quick
+feedback, nothing more.  When a notebook is *graded* (``make grade``, formgrader, ``make check``,
+the Validate button), no test cell runs in the student's process: ``rnncourse_grader`` runs the
+code cells in a sandbox and calls :func:`check` / :func:`check_choice` in the grader's process,
+with a namespace whose functions call the student's code across the process boundary.  The
+defences below only matter interactively (they make honest mistakes visible); what decides a
+score is out of the student's reach (see ``rnncourse_grader`` and the instructor guide).
 
-In-process checks cannot stop a student who rewrites files on disk or uses
-``ctypes``; such code is visible in the submitted notebook.
+* Expected outputs are computed from a private copy of the package *before* the student's
+  function runs, on copies of the inputs.
+* The student's function runs under a profiler hook: a call into any ``rnncourse`` module (the
+  reference implementation) fails the check with an explanation, unless the spec allows it
+  (``allow=``).  When graded, the sandbox's ``rnncourse`` does not contain those functions.
+* Comparisons use ndarray operators and methods only, after a self-test that notices a patched
+  NumPy comparison.
+* Inputs the function modified in place are reported.
 """
 from __future__ import annotations
 
