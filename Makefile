@@ -17,14 +17,14 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: book test env test-env browser sandbox exercises bench lab clean
+.PHONY: book test env test-env browser sandbox postgres exercises bench lab clean
 
 book: $(BOOK_STAMP)
 	$(BIN)/python tools/fetch_mathjax.py
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-test: $(TEST_STAMP) browser sandbox book
+test: $(TEST_STAMP) browser sandbox postgres book
 	$(BIN)/python -m pytest
 
 env: $(BOOK_STAMP)
@@ -57,6 +57,13 @@ sandbox:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends \
 	    bubblewrap util-linux; }
+
+# PostgreSQL server binaries for the shared-gradebook tests (they start their own server with
+# initdb/pg_ctl in a temporary directory); Debian package, needs root or sudo the first time.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends postgresql; }
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_cells.py
