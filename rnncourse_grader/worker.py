@@ -1,68 +1,110 @@
-"""The process that runs a student's notebook inside the sandbox (``python -m rnncourse_grader.worker``).
+"""The process that runs a student's notebook inside the sandbox: ``python -m rnncourse_grader.worker``.
 
-It owns nothing the score depends on: it runs cells with IPython and calls the notebook's
-functions when the harness asks, answering in the protocol of the package docstring.  At start
-it keeps its original stdin and stdout for the channel only (private descriptors, not
-inherited by child processes), points fd 0 at /dev/null and fd 1 at fd 2, so whatever the
-student's code prints, at the Python or the C level, cannot reach the channel.
+It decides nothing about scores.  It runs cells with IPython and calls the notebook's functions
+when the harness asks, answering in the protocol of the :mod:`rnncourse_grader` docstring, with
+:mod:`rnncourse_grader.codec` trees for values.  At start it moves the channel to private
+descriptors (``os.dup``: not inherited by child processes), points fd 0 at /dev/null and fd 1 at
+fd 2, so nothing the student's code prints, from Python or from C, reaches the channel.
+Running it by path (``python .../worker.py``) works too, with only NumPy and IPython importable:
+it then loads the ``codec.py`` next to it under a private module name and takes its own
+directory off ``sys.path``.
 
-Decisions beyond the protocol text: a cell's last expression becomes an ``execute_result`` with
-``text/plain`` (and ``image/png``/``text/html`` when its formatters give them); displays become
-``display_data``; a cell's error is one ``error`` output with IPython's traceback (a
-``_render_traceback_`` is honoured); ``SystemExit`` in a cell or a call is reported, never
-exits.  A call's mutated-input check compares the decoded arguments before and after.
+Decisions beyond the protocol text
+----------------------------------
+Framing
+    A request whose body is not JSON, not an object, has an unknown ``op`` or fields of the
+    wrong type gets ``{"status": "error", "ename": "ProtocolError", "evalue": ...}`` (with
+    empty ``outputs``, ``frames`` and ``notes``) and the worker goes on.  So does one longer
+    than 64 MiB (its body is read and dropped).  A length header that is not 8 hex digits
+    leaves no way to find the next message: the worker replies ProtocolError and exits (status
+    2).  End of input or ``{"op": "exit"}``: exit status 0.
+``run``
+    Outputs, in this order: the ``stdout`` stream, the ``stderr`` stream, ``display_data`` (at
+    most 20; ``image/png`` base64, also for matplotlib figures shown with ``display``), one
+    ``display_data`` per matplotlib figure still open at the end of the cell (then all are
+    closed, as the inline backend does), the ``execute_result`` (with the cell's
+    ``execution_count``), the ``error``.  Texts are cut at 100,000 characters.  ``status`` is
+    ``"error"`` when IPython reports the cell failed.  ``time_limit`` seconds (none if absent or
+    not positive) raise :class:`TimeLimit` in the cell, reported as an ``error`` output with
+    ``ename`` ``"TimeLimit"``.  ``SystemExit`` is an ``error`` output; ``exit()``/``quit()`` do
+    nothing.
+``lookup``
+    ``type`` is the value's type name (``None`` when undefined); ``module`` is the
+    ``__module__`` of a callable (notebook functions: ``"__main__"``).
+``call``
+    A name that is not defined gives ename ``NameError``, a value that is not callable
+    ``TypeError``; arguments that do not decode, ``ProtocolError``.  ``mutated`` names the
+    argument by its parameter name when the signature binds (``"x[0, 1] was 0.5 before the call
+    and 0.7 after it"``), else ``"argument N"``; it compares the arguments with a second decoding
+    of the same trees (no deep copy) and is only reported when the call returned.  ``frames``
+    are the last 4 traceback entries below the worker (``worker``, ``codec`` and ``signal``
+    frames skipped): notebook cells as ``"  your code, line N, in fn: <source line>"``, other files by
+    their base name, as :mod:`rnncourse.grading` does locally.  Notes are
+    ``"Category: message"`` for warnings and ``"wrote to stderr: ..."``, at most 5, each at most
+    300 characters.  Encoding the result also runs under the time limit.
+Callbacks
+    A callable argument works only during the call it came with (afterwards it raises
+    RuntimeError).  The time limit is paused while the grader computes a callback (the timer
+    is stopped, then restarted with the time that was left).  A callback error whose ``ename``
+    is a built-in exception is raised as that exception, otherwise as ``RuntimeError("ename:
+    evalue")``.
 """
 from __future__ import annotations
 
+import base64
+import builtins
 import contextlib
-import copy
+import inspect
 import io
 import os
+import re
 import signal
 import sys
 import traceback
 import warnings
 
+if __package__:
+    from . import codec
+else:
+    # Run by path: load the codec next to this file under a private name, and take this
+    # directory off sys.path so that the grader's modules cannot shadow the student's.
+    import importlib.util
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    _spec = importlib.util.spec_from_file_location("_rnncourse_grader_codec",
+                                                   os.path.join(_HERE, "codec.py"))
+    codec = importlib.util.module_from_spec(_spec)
+    sys.modules[_spec.name] = codec
+    _spec.loader.exec_module(codec)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
-def _channel():
-    chan_in = os.fdopen(os.dup(0), "rb", buffering=0)
-    chan_out = os.fdopen(os.dup(1), "wb")
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    os.dup2(2, 1)
-    return chan_in, chan_out
-
-
-class _In:
-    """Exact reads from an unbuffered pipe."""
-
-    def __init__(self, raw):
-        self.raw = raw
-
-    def read(self, n):
-        chunks, got = [], 0
-        while got < n:
-            chunk = self.raw.read(n - got)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
+MAX_REQUEST = 64 * 2 ** 20
+TEXT_LIMIT = 100_000
+_SKIP_FILES = {os.path.abspath(f) for f in (__file__, codec.__file__, signal.__file__)}
+_HEADER = re.compile(rb"[0-9a-fA-F]{8}\Z")
 
 
 class TimeLimit(BaseException):
-    """The call ran past its time limit (not an Exception: ``except Exception`` cannot eat it)."""
+    """The cell or call ran past its time limit (not an Exception: ``except Exception`` misses it)."""
+
+
+class _Fatal(Exception):
+    """The channel's framing is lost."""
+
+
+def _protocol_error(text: str) -> dict:
+    return {"status": "error", "ename": "ProtocolError", "evalue": str(text)[:2000],
+            "outputs": [], "frames": [], "notes": []}
 
 
 @contextlib.contextmanager
-def _alarm(seconds):
-    if not seconds or seconds <= 0:
+def _alarm(seconds, what: str):
+    """Raise :class:`TimeLimit` after ``seconds`` (no limit if not a positive number)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
         yield
         return
 
     def on_alarm(signum, frame):
-        raise TimeLimit()
+        raise TimeLimit(f"{what} did not finish within {seconds:g} seconds")
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, float(seconds))
     try:
@@ -72,88 +114,268 @@ def _alarm(seconds):
         signal.signal(signal.SIGALRM, old)
 
 
-def _text(value, limit=20000):
-    value = str(value)
-    return value if len(value) <= limit else value[:limit] + "\n... (cut)"
+def _cut(text, limit: int = TEXT_LIMIT) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit:,} more characters)"
 
 
+def _channel():
+    """Move the channel off fds 0 and 1; returns (reader, writer) on private descriptors."""
+    sys.stdout.flush()
+    chan_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    chan_out = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    return chan_in, chan_out
+
+
+# ---------------------------------------------------------------------------- IPython
+def _make_shell(worker):
+    """The InteractiveShell, with its display hook and traceback display captured by ``worker``."""
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+
+    class Hook(DisplayHook):
+        """Keeps the cell's result instead of printing ``Out[n]:``."""
+
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            worker.results.append(format_dict)
+
+        def finish_displayhook(self):
+            sys.stdout.flush()
+
+    hook = Hook(shell=shell, cache_size=0)
+    shell.displayhook = hook
+    shell.display_trap.hook = hook
+
+    def show_traceback(etype, evalue, stb):
+        worker.errors.append({"output_type": "error", "ename": getattr(etype, "__name__", "Error"),
+                              "evalue": _cut(evalue, 5000),
+                              "traceback": [_cut(s, 5000) for s in stb][:200]})
+    shell._showtraceback = show_traceback
+    shell.ask_exit = lambda: None              # exit() / quit() in a cell: no effect
+
+    def png(fig):
+        from IPython.core.pylabtools import print_figure
+        return print_figure(fig, "png")
+    shell.display_formatter.formatters["image/png"].for_type_by_name(
+        "matplotlib.figure", "Figure", png)
+    warnings.filterwarnings("ignore", message=".*non-interactive, and thus cannot be shown")
+    return shell
+
+
+def _mime(data) -> dict:
+    """The ``text/plain``, ``text/html`` and ``image/png`` (base64) parts of a format dict."""
+    out = {}
+    for key, value in (data or {}).items():
+        if key == "image/png":
+            if isinstance(value, (bytes, bytearray)):
+                value = base64.b64encode(value).decode("ascii")
+            if isinstance(value, str) and len(value) <= 20 * 2 ** 20:
+                out[key] = value
+        elif key in ("text/plain", "text/html"):
+            out[key] = _cut(value)
+    return out
+
+
+def _open_figures() -> list:
+    """``display_data`` of every open matplotlib figure, which are then closed."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return []
+    from IPython.core.pylabtools import print_figure
+    outputs = []
+    try:
+        for num in plt.get_fignums():
+            fig = plt.figure(num)
+            data = print_figure(fig, "png")
+            if data:
+                outputs.append({"output_type": "display_data", "metadata": {},
+                                "data": _mime({"text/plain": repr(fig), "image/png": data})})
+    finally:
+        plt.close("all")
+    return outputs
+
+
+# ---------------------------------------------------------------------------- calls
+def _frames(error: BaseException) -> list:
+    """The last 4 traceback entries of ``error`` outside the grader's own files."""
+    entries = []
+    for fs in traceback.extract_tb(error.__traceback__):
+        if os.path.abspath(fs.filename) in _SKIP_FILES:
+            continue
+        own = fs.filename.startswith("<") or "ipykernel" in fs.filename
+        where = "your code" if own else os.path.basename(fs.filename)
+        entries.append(f"  {where}, line {fs.lineno}, in {fs.name}: {(fs.line or '').strip()}"[:300])
+    return entries[-4:]
+
+
+def _bound(fn, args, kwargs) -> list:
+    """[(name, value)] of the arguments: parameter names when the signature binds them."""
+    try:
+        return list(inspect.signature(fn).bind(*args, **kwargs).arguments.items())
+    except (TypeError, ValueError):
+        return [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+
+
+def _num(v) -> str:
+    import numpy as np
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return repr(v)[:60]
+    return str(f) if f != f or f in (float("inf"), -float("inf")) else f"{f:.6g}"
+
+
+def _changed(before, after, label: str):
+    """How ``after`` differs from ``before`` (first array entry that changed), or None."""
+    import numpy as np
+    if isinstance(before, np.ndarray):
+        if not isinstance(after, np.ndarray) or after.shape != before.shape:
+            return f"{label} was replaced"
+        try:
+            same = (after == before) | ((after != after) & (before != before))
+        except TypeError:
+            same = np.asarray(after == before)
+        if not np.all(same):
+            idx = tuple(int(i) for i in np.argwhere(~np.asarray(same))[0])
+            return (f"{label}{list(idx)} was {_num(before[idx])} before the call and "
+                    f"{_num(after[idx])} after it")
+        return None
+    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)):
+        fields = getattr(before, "_fields", None)
+        if isinstance(before, list) and len(after) != len(before):
+            return f"{label} had {len(before)} items before the call and {len(after)} after it"
+        for i, (b, a) in enumerate(zip(before, after)):
+            msg = _changed(b, a, f"{label}.{fields[i]}" if fields else f"{label}[{i}]")
+            if msg:
+                return msg
+    if isinstance(before, dict) and isinstance(after, dict):
+        for k in before:
+            if k not in after:
+                return f"{label}[{k!r}] was deleted"
+            msg = _changed(before[k], after[k], f"{label}[{k!r}]")
+            if msg:
+                return msg
+    return None
+
+
+def _mutation(fn, before, after):
+    """The first in-place change between two (args, kwargs) pairs, or None."""
+    for (name, b), (_, a) in zip(_bound(fn, *before), _bound(fn, *after)):
+        msg = _changed(b, a, name)
+        if msg:
+            return msg
+    return None
+
+
+def _remote_error(ename: str, evalue: str) -> BaseException:
+    cls = getattr(builtins, ename, None) if isinstance(ename, str) and ename.isidentifier() else None
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(evalue)
+        except Exception:  # noqa: BLE001 - exotic constructors (UnicodeDecodeError...)
+            pass
+    return RuntimeError(f"{ename}: {evalue}")
+
+
+# ---------------------------------------------------------------------------- the worker
 class Worker:
+    """Serves the harness's requests on a private channel.
+
+    Parameters
+    ----------
+    chan_in : binary file
+        Requests (and callback replies) come from here.
+    chan_out : binary file
+        Replies (and callback requests) go there.
+    """
+
     def __init__(self, chan_in, chan_out):
-        from IPython.core.displayhook import DisplayHook
-        from IPython.core.interactiveshell import InteractiveShell
-        from . import codec
-        self.codec = codec
-        self.chan_in, self.chan_out = _In(chan_in), chan_out
-        self.shell = InteractiveShell.instance()
+        self.chan_in, self.chan_out = chan_in, chan_out
         self.results, self.errors = [], []
-        worker = self
+        self.serial = 0                      # which call the callable proxies belong to
+        self.shell = _make_shell(self)
 
-        class Hook(DisplayHook):
-            def write_output_prompt(self):
-                pass
-
-            def write_format_data(self, format_dict, md_dict=None):
-                worker.results.append(format_dict)
-
-            def finish_displayhook(self):
-                pass
-
-        hook = Hook(shell=self.shell, cache_size=0)
-        self.shell.displayhook = hook
-        self.shell.display_trap.hook = hook
-
-        def show(etype, evalue, stb):
-            self.errors.append({"output_type": "error", "ename": getattr(etype, "__name__", "Error"),
-                                "evalue": _text(evalue, 5000), "traceback": [_text(s, 5000) for s in stb]})
-        self.shell._showtraceback = show
-
-    # ------------------------------------------------------------------ channel
-    def send(self, obj):
-        self.codec.write_message(self.chan_out, obj)
+    # -------------------------------------------------------------- channel
+    def send(self, obj) -> None:
+        """Write one message on the channel."""
+        codec.write_message(self.chan_out, obj)
 
     def receive(self):
-        return self.codec.read_message(self.chan_in)
+        """Read one message; raises EOFError, _Fatal (framing lost) or CodecError (skipped)."""
+        head = codec._read_exact(self.chan_in, 8)
+        if not head:
+            raise EOFError
+        if not _HEADER.match(head):
+            raise _Fatal(f"bad message header {head!r}")
+        size = int(head, 16)
+        if size > MAX_REQUEST:
+            left = size
+            while left:
+                chunk = self.chan_in.read(min(left, 1 << 20))
+                if not chunk:
+                    raise EOFError
+                left -= len(chunk)
+            raise codec.CodecError(f"request of {size:,} bytes (at most {MAX_REQUEST:,})")
+        body = codec._read_exact(self.chan_in, size)
+        if len(body) != size:
+            raise EOFError
+        return codec.read_message(io.BytesIO(head + body), max_bytes=MAX_REQUEST)
 
-    # ------------------------------------------------------------------ ops
-    def op_run(self, msg):
+    # -------------------------------------------------------------- run
+    def op_run(self, msg: dict) -> dict:
+        """Run one cell; reply status and nbformat outputs."""
         from IPython.utils.capture import capture_output
         code = msg.get("code")
         if not isinstance(code, str):
-            return {"status": "error", "outputs": [], "ename": "ProtocolError", "evalue": "no code"}
+            return _protocol_error("run needs the cell's code as a string")
         self.results, self.errors = [], []
+        count, figures, failed = None, [], True
         with capture_output(stdout=True, stderr=True, display=True) as cap:
-            with _alarm(msg.get("time_limit")):
-                try:
-                    res = self.shell.run_cell(code, store_history=True)
-                    failed = not res.success
-                except TimeLimit:
-                    failed = True
-                    self.errors.append({"output_type": "error", "ename": "CellTimeoutError",
-                                        "evalue": "the cell did not finish within the time limit",
-                                        "traceback": ["CellTimeoutError: the cell did not finish "
-                                                      "within the time limit"]})
-        outputs = []
-        if cap.stdout:
-            outputs.append({"output_type": "stream", "name": "stdout", "text": _text(cap.stdout)})
-        if cap.stderr:
-            outputs.append({"output_type": "stream", "name": "stderr", "text": _text(cap.stderr)})
-        for out in cap.outputs[:20]:
-            outputs.append({"output_type": "display_data", "data": self._data(out.data), "metadata": {}})
-        for data in self.results[-1:]:
-            outputs.append({"output_type": "execute_result", "data": self._data(data),
-                            "metadata": {}, "execution_count": None})
+            try:
+                with _alarm(msg.get("time_limit"), "the cell"):
+                    result = self.shell.run_cell(code, store_history=True)
+                    count, failed = result.execution_count, not result.success
+                    figures = _open_figures()
+            except BaseException as err:  # noqa: BLE001 - a time limit outside the cell's code
+                self.errors.append({"output_type": "error", "ename": type(err).__name__,
+                                    "evalue": _cut(err, 5000),
+                                    "traceback": [f"{type(err).__name__}: {_cut(err, 5000)}"]})
+            sys.stdout.flush()
+            sys.stderr.flush()
+        outputs = [{"output_type": "stream", "name": name, "text": _cut(text)}
+                   for name, text in (("stdout", cap.stdout), ("stderr", cap.stderr)) if text]
+        outputs += [{"output_type": "display_data", "data": _mime(out.data), "metadata": {}}
+                    for out in cap.outputs[:20]]
+        outputs += figures[:20]
+        outputs += [{"output_type": "execute_result", "data": _mime(data), "metadata": {},
+                     "execution_count": count} for data in self.results[-1:]]
         outputs += self.errors[:1]
-        return {"status": "error" if (failed or self.errors) else "ok", "outputs": outputs}
+        return {"status": "error" if failed or self.errors else "ok", "outputs": outputs}
 
-    @staticmethod
-    def _data(data):
-        return {k: _text(v, 2_000_000 if k == "image/png" else 20000)
-                for k, v in (data or {}).items() if k in ("text/plain", "image/png", "text/html")}
-
-    def op_lookup(self, msg):
+    # -------------------------------------------------------------- lookup
+    def op_lookup(self, msg: dict) -> dict:
+        """What the notebook's global ``name`` is (and its value when not callable)."""
         name = msg.get("name")
+        if not isinstance(name, str):
+            return _protocol_error("lookup needs a name")
         ns = self.shell.user_ns
-        if not isinstance(name, str) or name not in ns:
+        if name not in ns:
             return {"defined": False, "callable": False, "type": None, "module": None, "value": None}
         obj = ns[name]
         info = {"defined": True, "callable": callable(obj), "type": type(obj).__name__,
@@ -163,145 +385,135 @@ class Worker:
             info["module"] = module if isinstance(module, str) else None
         else:
             try:
-                info["value"] = self.codec.encode(obj)
-            except Exception:  # noqa: BLE001
+                with _alarm(10, "encoding the value"):
+                    info["value"] = codec.encode(obj)
+            except BaseException:  # noqa: BLE001 - cannot be encoded: value None
                 info["value"] = None
         return info
 
-    def _callback(self, key, args, kwargs):
-        self.send({"op": "callback", "id": key, "args": [self.codec.encode(a) for a in args],
-                   "kwargs": {str(k): self.codec.encode(v) for k, v in kwargs.items()}})
-        reply = self.receive()
-        if reply.get("status") == "ok":
-            return self.codec.decode(reply.get("value"))
-        raise RuntimeError(f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}")
+    # -------------------------------------------------------------- call
+    def _proxy_callback(self, serial: int):
+        def callback(key, args, kwargs):
+            if serial != self.serial:
+                raise RuntimeError("a function the grader passed can only be used during the "
+                                   "call it was passed to")
+            try:
+                request = {"op": "callback", "id": key,
+                           "args": [codec.encode(a) for a in args],
+                           "kwargs": {str(k): codec.encode(v) for k, v in kwargs.items()}}
+            except codec.CodecError as err:
+                raise TypeError(f"cannot pass these arguments to the grader's function: {err}") \
+                    from None
+            # the grader's time does not count: stop the timer, restart it with what was left
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            left = signal.setitimer(signal.ITIMER_REAL, 0)[0]
+            try:
+                self.send(request)
+                reply = self.receive()
+            finally:
+                if left > 0:
+                    signal.setitimer(signal.ITIMER_REAL, left)
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            if not isinstance(reply, dict):
+                raise RuntimeError("the grader's function gave a malformed answer")
+            if reply.get("status") == "ok":
+                return codec.decode(reply.get("value"))
+            raise _remote_error(str(reply.get("ename", "Error")), str(reply.get("evalue", ""))[:2000])
+        return callback
 
-    def op_call(self, msg):
-        fn = self.shell.user_ns.get(msg.get("name"))
+    def op_call(self, msg: dict) -> dict:
+        """Call the notebook's function on decoded arguments; reply value or error."""
+        name, targs, tkwargs = msg.get("name"), msg.get("args", []), msg.get("kwargs", {})
+        if not (isinstance(name, str) and isinstance(targs, list) and isinstance(tkwargs, dict)):
+            return _protocol_error("call needs a name, a list of args and an object of kwargs")
+        ns = self.shell.user_ns
+        if name not in ns:
+            return {"status": "error", "ename": "NameError", "frames": [], "notes": [],
+                    "evalue": f"name {name!r} is not defined in the notebook"}
+        fn = ns[name]
         if not callable(fn):
-            return {"status": "error", "ename": "NameError", "evalue": f"{msg.get('name')!r} is not "
-                    "a function of the notebook", "frames": [], "notes": []}
+            return {"status": "error", "ename": "TypeError", "frames": [], "notes": [],
+                    "evalue": f"{name} is a {type(fn).__name__}, not a function"}
+        self.serial += 1
+        callback = self._proxy_callback(self.serial)
         try:
-            args = [self.codec.decode(t, self._callback) for t in msg.get("args") or []]
-            kwargs = {str(k): self.codec.decode(t, self._callback) for k, t in (msg.get("kwargs") or {}).items()}
-        except Exception as err:  # noqa: BLE001
-            return {"status": "error", "ename": "ProtocolError", "evalue": str(err), "frames": [], "notes": []}
-        try:
-            before = copy.deepcopy((args, kwargs))
-        except Exception:  # noqa: BLE001 - proxies of callables
-            before = None
+            args, before_args = ([codec.decode(t, callback) for t in targs] for _ in range(2))
+            kwargs, before_kwargs = ({str(k): codec.decode(t, callback) for k, t in tkwargs.items()}
+                                     for _ in range(2))
+        except codec.CodecError as err:
+            return _protocol_error(f"arguments: {err}")
         err_stream = io.StringIO()
-        error = value = None
+        error = tree = unsupported = None
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(err_stream):
             warnings.simplefilter("always")
             try:
-                with _alarm(msg.get("time_limit")):
+                with _alarm(msg.get("time_limit"), name):
                     value = fn(*args, **kwargs)
-            except BaseException as exc:  # noqa: BLE001 - time limits, SystemExit, MemoryError
+                    try:
+                        tree = codec.encode(value)
+                    except Exception as exc:  # noqa: BLE001 - too large, hostile properties
+                        unsupported = exc
+            except BaseException as exc:  # noqa: BLE001 - TimeLimit, SystemExit, MemoryError...
                 error = exc
-        notes = list(dict.fromkeys(f"{w.category.__name__}: {w.message}"[:300] for w in caught))[:5]
+            finally:
+                self.serial += 1             # the proxies stop working
+        sys.stdout.flush()
+        notes = list(dict.fromkeys(f"{w.category.__name__}: {w.message}"[:300] for w in caught))
         if err_stream.getvalue().strip():
             notes.append(("wrote to stderr: " + err_stream.getvalue().strip())[:300])
+        notes = notes[:5]
         if error is not None:
-            return {"status": "error", "ename": type(error).__name__, "evalue": _text(error, 2000),
-                    "frames": self._frames(error), "notes": notes}
+            return {"status": "error", "ename": type(error).__name__, "evalue": _cut(error, 2000),
+                    "frames": _frames(error), "notes": notes}
+        if unsupported is not None:
+            return {"status": "error", "ename": "UnsupportedValue", "frames": [], "notes": notes,
+                    "evalue": _cut(f"{name} returned a value that cannot be passed to the "
+                                   f"grader: {unsupported}", 2000)}
+        return {"status": "ok", "value": tree, "notes": notes,
+                "mutated": _mutation(fn, (before_args, before_kwargs), (args, kwargs))}
+
+    # -------------------------------------------------------------- loop
+    def handle(self, msg) -> dict:
+        """The reply to one request (never raises)."""
+        op = msg.get("op") if isinstance(msg, dict) else None
+        handler = {"run": self.op_run, "lookup": self.op_lookup, "call": self.op_call}.get(op) \
+            if isinstance(op, str) else None
+        if handler is None:
+            return _protocol_error(f"unknown request {str(op)[:40]!r}" if isinstance(msg, dict)
+                                   else "a request must be a JSON object")
         try:
-            tree = self.codec.encode(value)
-        except Exception as exc:  # noqa: BLE001
-            return {"status": "error", "ename": "UnsupportedValue", "evalue": str(exc)[:500],
-                    "frames": [], "notes": notes}
-        mutated = _mutation(before, (args, kwargs)) if before is not None else None
-        return {"status": "ok", "value": tree, "mutated": mutated, "notes": notes}
+            return handler(msg)
+        except BaseException as err:  # noqa: BLE001 - never die on one request
+            return _protocol_error(f"{type(err).__name__}: {err}")
 
-    @staticmethod
-    def _frames(error):
-        here = os.path.abspath(__file__)
-        entries = []
-        for fs in traceback.extract_tb(error.__traceback__):
-            if os.path.abspath(fs.filename) == here:
-                continue
-            own = fs.filename.startswith("<") or "ipython-input" in fs.filename or "ipykernel" in fs.filename
-            where = "your code" if own else os.path.basename(fs.filename)
-            entries.append(f"  {where}, line {fs.lineno}, in {fs.name}: {(fs.line or '').strip()}"[:300])
-        return entries[-4:]
-
-    def serve(self):
+    def serve(self) -> int:
+        """Answer requests until ``exit`` or end of input; returns the exit status."""
         while True:
             try:
                 msg = self.receive()
             except EOFError:
-                return
-            except Exception as err:  # noqa: BLE001 - a broken channel: nothing more to do
-                print(f"worker: bad request: {err}", file=sys.stderr)
-                return
-            op = msg.get("op") if isinstance(msg, dict) else None
-            if op == "exit":
-                return
-            handler = getattr(self, f"op_{op}", None) if op in ("run", "lookup", "call") else None
-            try:
-                reply = handler(msg) if handler else {"status": "error", "ename": "ProtocolError",
-                                                      "evalue": f"unknown op {op!r}"}
-            except BaseException as err:  # noqa: BLE001 - never die on one request
-                reply = {"status": "error", "ename": type(err).__name__, "evalue": str(err)[:2000],
-                         "outputs": [], "frames": [], "notes": []}
+                return 0
+            except _Fatal as err:
+                self.send(_protocol_error(f"{err}: the channel is lost, the worker exits"))
+                return 2
+            except codec.CodecError as err:
+                self.send(_protocol_error(str(err)))
+                continue
+            if isinstance(msg, dict) and msg.get("op") == "exit":
+                return 0
+            reply = self.handle(msg)
             try:
                 self.send(reply)
             except Exception as err:  # noqa: BLE001 - e.g. an unserialisable value slipped in
-                self.send({"status": "error", "ename": "ProtocolError", "evalue": str(err)[:500],
-                           "outputs": [], "frames": [], "notes": []})
+                self.send(_protocol_error(f"the reply could not be sent: {err}"))
 
 
-def _num(v) -> str:
-    try:
-        return f"{float(v):.6g}"
-    except (TypeError, ValueError):
-        return repr(v)[:40]
-
-
-def _mutation(before, after, name="argument"):
-    import numpy as np
-
-    def walk(b, a, label):
-        if isinstance(b, np.ndarray):
-            if not isinstance(a, np.ndarray) or a.shape != b.shape:
-                return f"{label} was replaced"
-            same = (a == b) | ((a != a) & (b != b))
-            if not np.all(same):
-                idx = tuple(int(i) for i in np.argwhere(~same)[0])
-                return (f"{label}{list(idx)} was {_num(b[idx])} before the call and "
-                        f"{_num(a[idx])} after it")
-            return None
-        if isinstance(b, (list, tuple)) and isinstance(a, (list, tuple)):
-            fields = getattr(b, "_fields", None)
-            for i, (x, y) in enumerate(zip(b, a)):
-                msg = walk(x, y, f"{label}.{fields[i]}" if fields else f"{label}[{i}]")
-                if msg:
-                    return msg
-        if isinstance(b, dict) and isinstance(a, dict):
-            for k in b:
-                if k in a:
-                    msg = walk(b[k], a[k], f"{label}[{k!r}]")
-                    if msg:
-                        return msg
-        return None
-
-    (bargs, bkw), (aargs, akw) = before, after
-    for i, (b, a) in enumerate(zip(bargs, aargs)):
-        msg = walk(b, a, f"argument {i + 1}")
-        if msg:
-            return msg
-    for k in bkw:
-        msg = walk(bkw[k], akw.get(k), k)
-        if msg:
-            return msg
-    return None
-
-
-def main():
+def main() -> int:
+    """Start the worker on this process's stdin/stdout; returns the exit status."""
     chan_in, chan_out = _channel()
     os.environ.setdefault("MPLBACKEND", "Agg")
-    Worker(chan_in, chan_out).serve()
+    return Worker(chan_in, chan_out).serve()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
