@@ -72,7 +72,9 @@ bench: $(TEST_STAMP)
 #   make exercises                   regenerate exercises/ from solutions/ (commit the result)
 #   make check NB=exercises/02_forward_pass/02_forward_pass.ipynb   check a notebook like the grader
 #   make lab                         JupyterLab with nbgrader's extensions (Validate, Formgrader)
-#   make grade [A=02_forward_pass]   autograde submitted/, feedback/, grades.csv
+#   make grade [A=02_forward_pass]   autograde new and changed submissions of submitted/, in
+#        [W=4] [FORCE=1]             parallel (W workers, default: cores; FORCE=1: all again),
+#        [SCHEDULER=host:8786]       or on a Dask scheduler; then feedback/ and grades.csv
 #   make bench-grade                 seconds to autograde one student's notebooks
 COURSE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/course.py
 ALLOW_ROOT = $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
@@ -91,7 +93,8 @@ lab: $(BOOK_STAMP)
 	  --LabApp.default_url=/lab/tree/exercises $(ALLOW_ROOT) $(LAB_ARGS)
 
 grade: $(BOOK_STAMP) sandbox
-	$(COURSE) grade $(A)
+	$(COURSE) grade $(A) $(if $(W),--workers $(W)) $(if $(FORCE),--force) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 bench-grade: $(BOOK_STAMP) sandbox
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_autograde.py
