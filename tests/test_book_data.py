@@ -223,3 +223,87 @@ def test_lstm_candidate_activation_simulation():
     g = glued("06_lstm")
     assert abs(g["cand_tanh_mean"]) < 0.1 and g["cand_tanh_saturated"] < 0.05
     assert g["cand_relu_mean"] > 1 and g["cand_relu_saturated"] > 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 4: powers of W, the gradient through time, the adding problem
+# ---------------------------------------------------------------------------------------------
+
+def test_xavier_draw_is_typical_and_grows_at_its_spectral_radius():
+    """The drawn Xavier W is inside the range of the 200 draws, just above 1, and the vector
+    pushed through W^k grows, late, at the rate of the largest eigenvalue."""
+    g = glued("04_vanishing_gradients")
+    assert g["radii_min"] <= g["xavier_radius"] <= g["radii_max"]
+    assert g["radii_min"] < 1 < g["radii_median"]                   # "the edge"
+    assert 1 < g["xavier_radius"] < 1.15                            # "just above 1"
+    assert g["xavier_norm_100"] > 100                               # "orders of magnitude"
+    assert g["xavier_late_rate"] == pytest.approx(g["xavier_radius"], abs=0.02)
+
+
+def test_gradient_flow_claims_of_chapter_4():
+    g = glued("04_vanishing_gradients")
+    for d in (10, 50, 99):                                         # orthogonal decays slower
+        assert g[f"flow_ortho_{d}"] > g[f"flow_xavier_{d}"]
+    assert g["flow_ortho_99"] < 0.01 and g["flow_xavier_99"] < 0.01  # "well under 1%"
+    assert g["flow_irnn_99"] > 0.8 * g["flow_irnn_10"] > 0.4         # "almost flat"
+    # LSTM, bias 1: decays at the fitted rate, faster than the tanh RNN, and the cell path
+    # alone (the product of the forget gates) is orders of magnitude smaller than measured
+    assert g["flow_lstm1_f_mean"] < g["flow_lstm1_factor"] < 1
+    assert g["flow_lstm1_99"] < g["flow_xavier_99"]
+    assert g["flow_lstm1_orders_99"] > 3
+    assert g["flow_lstm1_orders_99"] == pytest.approx(
+        math.log10(g["flow_lstm1_99"] / g["flow_lstm1_prod_99"]))
+    assert g["flow_lstm3_99"] > 1                                    # "grows slowly"
+    assert "add a little" not in CHAPTER.read_text()
+
+
+def _runs(stored, seed=None):
+    seed = stored["config"]["seeds"][0] if seed is None else seed
+    return {r["model"]: r for r in stored["runs"] if r["seed"] == seed}
+
+
+def _first_below(run, level):
+    return next((s for s, m in zip(run["step"], run["mse"]) if m is not None and m < level),
+                None)
+
+
+def test_adding_problem_tanh_rnn_stays_on_the_plateau_without_explosion(stored):
+    """'never leaves the plateau', 'above the clipping threshold only at the start ... below
+    it from then on', read from the data file."""
+    tanh = _runs(stored)["tanh"]
+    clip = stored["config"]["clip"]
+    assert all(0.15 < m < 0.19 for m in tanh["mse"][1:])
+    assert _first_below(tanh, 1 / 12) is None
+    above = [i for i, n in enumerate(tanh["grad_norm"]) if n > clip]
+    assert above, "the text says the norm starts above the threshold"
+    assert max(above) < len(tanh["grad_norm"]) // 5                 # "only at the start"
+    assert max(tanh["grad_norm"][max(above) + 1:]) < clip
+    assert "the whole time" not in CHAPTER.read_text()
+
+
+def test_adding_problem_lstm_and_irnn_leave_the_plateau(stored):
+    runs = _runs(stored)
+    clip = stored["config"]["clip"]
+    exit_step = {}
+    for model in ("lstm", "irnn"):
+        run = runs[model]
+        i = next(i for i, m in enumerate(run["mse"]) if m < 0.15)
+        exit_step[model] = run["step"][i]
+        norm = run["grad_norm"]
+        plateau, after = sorted(norm[1:i]), sorted(norm[i:])
+        assert after[len(after) // 2] > 3 * plateau[len(plateau) // 2]   # the jump
+        assert run["mse"][-1] < 1 / 12 and run["test_mse"] < 1 / 12
+    assert exit_step["irnn"] > exit_step["lstm"]                       # "later"
+    assert _first_below(runs["lstm"], 0.01) is not None
+    assert min(runs["irnn"]["grad_norm"]) > clip                       # "in every window"
+    irnn = runs["irnn"]["mse"]
+    assert irnn[-1] == min(irnn[-5:])                                   # "still improving"
+
+
+def test_adding_problem_caveats_match_the_data(stored):
+    runs = _runs(stored)
+    text = CHAPTER.read_text()
+    if len(stored["config"]["seeds"]) > 1:
+        assert "one run per model" not in text
+    assert runs["lstm"]["seconds"] > 2 * runs["tanh"]["seconds"]         # "several times"
+    assert "Pilot runs" not in text and "7 minutes" not in text          # not in the data
