@@ -307,3 +307,43 @@ def test_adding_problem_caveats_match_the_data(stored):
         assert "one run per model" not in text
     assert runs["lstm"]["seconds"] > 2 * runs["tanh"]["seconds"]         # "several times"
     assert "Pilot runs" not in text and "7 minutes" not in text          # not in the data
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 9: training time, loss curves, samples
+# ---------------------------------------------------------------------------------------------
+
+def test_char_lm_training_time_is_measured_not_typed():
+    g = glued("09_char_lm")
+    assert g["train_seconds"] > 0 and g["train_cpu_seconds"] > 0
+    text = (BOOK / "09_char_lm.md").read_text()
+    assert "about 20 seconds" not in text and "{glue:text}`train_seconds" in text
+
+
+def test_char_lm_loss_curve_claims():
+    """'falls fast at first, then more slowly'; validation 'tracks the training loss
+    closely'; the first training point is higher; 'each seen about N times'."""
+    g = glued("09_char_lm")
+    assert g["loss_drop_first_half"] > 2 * g["loss_drop_second_half"] > 0
+    assert g["valid_gap_max"] < 0.2
+    assert g["valid_gap_first"] > g["valid_gap_max"]
+    assert 5 < g["times_seen"] < 50
+
+
+def test_char_lm_sample_claims():
+    """tau = 0.5 most word-like and most repetitive, tau = 1.5 least word-like; the commonest
+    words at 0.5 are frequent in the corpus; greedy decoding ends in a loop."""
+    g = glued("09_char_lm")
+    assert g["real_words_0_5"] > g["real_words_1_0"] > g["real_words_1_5"]
+    assert g["distinct_words_0_5"] < g["distinct_words_1_0"] < g["distinct_words_1_5"]
+    assert g["common_words_0_5_rank"] <= 100
+    assert 0 < g["greedy_period"] < 50
+
+
+def test_char_lm_per_word_perplexity_exceeds_a_uniform_guess_over_words():
+    g = glued("09_char_lm")
+    assert g["per_word_perplexity"] > g["distinct_corpus_words"]
+    assert 4 < g["chars_per_word"] < 7
+    # question 1's "4.2 nats per character" is "a little above log K" for this corpus
+    assert g["log_K"] == pytest.approx(math.log(g["K"]))
+    assert g["log_K"] < 4.2 < g["log_K"] + 0.5
