@@ -347,3 +347,134 @@ def test_char_lm_per_word_perplexity_exceeds_a_uniform_guess_over_words():
     # question 1's "4.2 nats per character" is "a little above log K" for this corpus
     assert g["log_K"] == pytest.approx(math.log(g["K"]))
     assert g["log_K"] < 4.2 < g["log_K"] + 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapters 2, 3, 5, 7, 8: what the figures and outputs are said to show
+# ---------------------------------------------------------------------------------------------
+
+def test_forward_pass_pulse_fades_or_persists():
+    """Radius 0.7: the response to the pulse fades geometrically at about the radius per
+    step; radius 1.5: the state never settles back to zero and tanh bounds it."""
+    g = glued("02_forward_pass")
+    assert g["pulse_07_rate"] == pytest.approx(0.7, abs=0.05)
+    assert g["pulse_07_last"] < 1e-3
+    assert g["pulse_15_min"] > 0.5 and g["pulse_15_max_entry"] < 1
+
+
+def test_forward_pass_temperature_flattens_the_distribution():
+    g = glued("02_forward_pass")
+    assert g["p_top_0_5"] > g["p_top_1_0"] > g["p_top_2_0"]
+
+
+def test_bptt_gradient_checks_and_epsilon_plot():
+    """Correct gradients agree to 1e-8 or better, the bug shown is off by 1e-2 to 1; the
+    central difference has slope 2 on the right, the one-sided one slope 1, both about -1 on
+    the left, and the central error is smallest near the default 1e-6."""
+    g = glued("03_bptt")
+    assert g["gradcheck_max_error"] < 1e-8
+    assert 1e-2 < g["bug_error"] < 1
+    assert g["slope_central_right"] == pytest.approx(2, abs=0.2)
+    assert g["slope_forward_right"] == pytest.approx(1, abs=0.2)
+    assert g["slope_central_left"] < -0.5 and g["slope_forward_left"] < -0.5
+    assert -7 <= g["best_eps_central_exponent"] <= -5                 # "around 1e-5 to 1e-6"
+    assert g["best_eps_forward_exponent"] < g["best_eps_central_exponent"] + 1
+    assert g["step1_smallest"] and g["step1_share"] < 0.5
+
+
+def test_gru_hand_set_example():
+    g = glued("05_gru")
+    assert g["h_gate_cat"] > 0.9 and g["h_gate_dogs"] < -0.9
+    assert g["h_gate_before_was"] > 0.9 and g["h_gate_before_were"] < -0.9    # right verbs
+    assert g["clause_words"] == 9                                  # the 0.5^9 of the text
+    assert g["flat_left"] == pytest.approx(0.5 ** 9, rel=1e-6)
+    assert g["grad_subject_flat"] == pytest.approx(0.5 ** 9, rel=1e-6)
+    assert g["grad_subject_gated"] == pytest.approx(g["keep_other"] ** 9, rel=1e-3)
+    assert g["n_dogs_reset"] < -0.99 and abs(g["n_dogs_open"]) < 0.1
+    assert abs(g["h_before_were_open"]) < 0.1 and g["h_before_were_reset"] < -0.9
+
+
+def test_gru_gradient_through_time():
+    g = glued("05_gru")
+    for d in (50, 99):
+        assert g[f"flow_gru_bz0_{d}"] < g[f"flow_rnn_{d}"]              # faster than the RNN
+        assert g[f"flow_gru_bz0_{d}"] < g[f"flow_gru_bzm2_{d}"] < g[f"flow_gru_bzm4_{d}"]
+    assert 0.05 < g["flow_gru_bzm4_99"] < 1                            # "of order 0.1"
+
+
+def test_bidirectional_claims():
+    g = glued("07_bidirectional")
+    assert g["teddy_uni_identical"] and g["teddy_uni_diff"] == 0
+    assert g["teddy_bi_diff"] > 0.01
+    assert g["uni_zeros_above"] == g["uni_cells_above"] and g["uni_zeros_on_or_below"] == 0
+    assert g["bi_zeros"] == 0
+    for name in ("uni", "bi"):                                          # "fades with distance"
+        assert g[f"{name}_influence_dmax"] < 0.1 * g[f"{name}_influence_d0"]
+        assert g[f"{name}_influence_slope"] < 0
+
+
+def test_deep_rnn_costs_grow_linearly():
+    g = glued("08_deep_rnn")
+    assert g["params_nonlinearity"] < 1e-12 and g["cache_nonlinearity"] < 0.02
+    assert g["lstm_over_rnn_layer1"] == 4 and g["bi_over_uni_layer1"] == 2
+    assert g["cache_mb_per_layer_lstm"] > g["cache_mb_per_layer_rnn"] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The students' guide quotes the checker's output
+# ---------------------------------------------------------------------------------------------
+
+GUIDE = BOOK / "students_guide.md"
+EXERCISE = ROOT / "exercises" / "02_forward_pass"
+
+
+def _guide_failures() -> list:
+    """The GradingFailure messages quoted in the guide, as lists of lines (no '...')."""
+    text = GUIDE.read_text(encoding="utf8")
+    blocks = re.findall(r"```text\n(.*?)```", text, re.S)
+    out = []
+    for block in blocks:
+        lines = block.splitlines()
+        for i, line in enumerate(lines):
+            if line.strip().startswith("GradingFailure:"):
+                body = [line.strip()[len("GradingFailure:"):].strip()]
+                body += [l.strip() for l in lines[i + 1:] if l.strip() and l.strip() != "..."]
+                out.append(body)
+    return out
+
+
+def test_students_guide_quotes_what_the_checker_says():
+    """The two failure messages in the guide (a missing function, a forgotten bias) are what
+    `rnncourse.grading.check` prints for those functions, numbers included."""
+    import numpy as np
+    from rnncourse.grading import GradingFailure, check
+
+    def not_implemented(x, h_prev, params, activation="tanh"):
+        raise NotImplementedError()
+
+    def no_bias(x, h_prev, params, activation="tanh"):
+        return np.tanh(x @ params.U.T + h_prev @ params.W.T)
+
+    quoted = _guide_failures()
+    assert len(quoted) == 2, quoted
+    for fn, lines in zip((not_implemented, no_bias), quoted):
+        with pytest.raises(GradingFailure) as err:
+            check("rnn_step_forward", {"rnn_step_forward": fn},
+                  checks_path=str(EXERCISE / "checks.py"))
+        message = " ".join(str(err.value).split())
+        for line in lines:
+            assert " ".join(line.split()) in message, (line, message)
+
+
+def test_students_guide_counts_the_graded_cells():
+    """'VALIDATION FAILED ON N CELL(S)' on an untouched notebook: every graded cell fails
+    there, so N is the number of graded cells of the released notebook; the quoted test cell
+    is worth the points its metadata gives."""
+    nb = json.loads((EXERCISE / "02_forward_pass.ipynb").read_text())
+    graded = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+    text = GUIDE.read_text(encoding="utf8")
+    n = int(re.search(r"VALIDATION FAILED ON (\d+) CELL", text).group(1))
+    assert n == len(graded)
+    points = re.search(r"# Tests for rnn_step_forward \((\d+) points?\)", text).group(1)
+    cell = next(c for c in graded if "".join(c["source"]).startswith("# Tests for rnn_step_forward"))
+    assert int(points) == cell["metadata"]["nbgrader"]["points"]
