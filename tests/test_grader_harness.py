@@ -120,3 +120,18 @@ def test_the_notebook_time_limit_stops_the_rest(tmp_path):
     ran = [bool(c.outputs) and c.outputs[0].get("text") == "ran" for c in nb.cells]
     assert ran[:2] == [True, True] and ran[2:] == [False, False]
     assert "time limit" in nb.cells[3].outputs[0]["evalue"]
+
+
+def test_without_a_sandbox_grading_refuses_unless_unsafe():
+    """PATH without bubblewrap: `check` refuses and says why; with --unsafe it runs."""
+    import subprocess
+    import sys
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable))
+    env.pop("RNNCOURSE_UNSAFE", None)
+    course = [sys.executable, os.path.join(REPO, "tools", "course.py"), "check"]
+    nb = os.path.join(REPO, "solutions", A, f"{A}.ipynb")
+    res = subprocess.run(course + [nb], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    assert "refusing to run student code without a sandbox" in res.stderr and "bwrap" in res.stderr
+    res = subprocess.run(course + ["--unsafe", nb], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "PASSED" in res.stdout, res.stdout + res.stderr

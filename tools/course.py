@@ -69,12 +69,27 @@ def cmd_exercises(opts) -> int:
     return status
 
 
+def _refuse_without_sandbox(command: str, unsafe: bool) -> bool:
+    """True (and why, on stderr) when student code would run with no sandbox and no --unsafe."""
+    from rnncourse_grader import sandbox
+    why = None if unsafe or os.environ.get("RNNCOURSE_UNSAFE") == "1" else sandbox.check_available()
+    if why:
+        print(f"{command}: refusing to run student code without a sandbox: {why}.\n"
+              f"Install bubblewrap (`make sandbox`), or pass --unsafe to run it with this "
+              f"account's rights (its files, the network).", file=sys.stderr)
+    return bool(why)
+
+
 # ----------------------------------------------------------------------------- check
 def cmd_check(opts) -> int:
     path = os.path.abspath(opts.notebook)
     if not os.path.exists(path):
         print(f"check: no notebook at {opts.notebook}", file=sys.stderr)
         return 2
+    if _refuse_without_sandbox("check", opts.unsafe):
+        return 2
+    if opts.unsafe:
+        os.environ["RNNCOURSE_UNSAFE"] = "1"
     print(f"Checking {os.path.relpath(path)} (runs every cell, as the grader will)...", flush=True)
     res = nbgrader(opts.course, "validate", path, quiet=True)
     # nbgrader's own log lines (which notebook it validates, the kernel's TCP warning) say nothing
@@ -125,6 +140,8 @@ def cmd_grade(opts) -> int:
     course = os.path.abspath(opts.course)
     logfile = os.path.join(course, ".nbgrader.log")
     env = {}
+    if _refuse_without_sandbox("grade", opts.unsafe):
+        return 2
     if opts.unsafe:
         env["RNNCOURSE_UNSAFE"] = os.environ["RNNCOURSE_UNSAFE"] = "1"
         print("--unsafe: student code runs WITHOUT a sandbox, with this account's rights "
@@ -187,6 +204,8 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_exercises)
     p = sub.add_parser("check", help="validate a notebook like the grader")
     p.add_argument("notebook")
+    p.add_argument("--unsafe", action="store_true", help="run the notebook WITHOUT the sandbox "
+                   "(only where none can be had)")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("grade", help="autograde new and changed submissions, then feedback and CSV")
     p.add_argument("assignments", nargs="*")
