@@ -1,8 +1,11 @@
 r"""Synthetic long-memory tasks: the adding problem and the copy task.
 
 Both are classic tests of whether a recurrent network can carry information
-across many time steps (Hochreiter & Schmidhuber 1997; Le, Jaitly & Hinton
-2015; Arjovsky, Shah & Bengio 2016).  Each call draws a fresh batch from
+across many time steps.  The adding problem comes from Hochreiter &
+Schmidhuber (1997, "Experiment 4"); the form implemented here is the simpler
+variant of Arjovsky, Shah & Bengio (2016), which Le, Jaitly & Hinton (2015)
+also used, in a similar form, to test the IRNN.  The copy task has the layout
+of Arjovsky et al. (2016).  Each call draws a fresh batch from
 ``rng`` (an int seed or a ``numpy.random.Generator``), so a training loop can
 pass one Generator and get a new batch each step.
 """
@@ -21,11 +24,22 @@ def adding_problem(n: int, T: int, rng):
     * channel 0: a value drawn from U[0, 1] at every step;
     * channel 1: a mask, 1 at exactly two steps and 0 elsewhere: one step
       drawn uniformly from the first half ``0 .. T//2 - 1`` and one from the
-      second half ``T//2 .. T-1`` (the placement of Arjovsky et al. 2016;
-      some reproductions let both marks fall anywhere).
+      second half ``T//2 .. T-1``.
 
     The target is the sum of the two marked values.  The network must
     remember the first value for up to ``T - 1`` steps.
+
+    **Where it comes from.**  The task is Experiment 4 ("adding problem") of
+    Hochreiter & Schmidhuber (1997), *Long short-term memory*, Neural
+    Computation 9(8), section 5.4, in a harder form: values in [-1, 1],
+    sequences of random length between ``T`` and ``T + T/10``, the first mark
+    among the first ten steps and the second among the first ``T/2 - 1``, and
+    the target rescaled to ``0.5 + (X1 + X2) / 4``.  This function implements
+    the simplified variant of Arjovsky, Shah & Bengio (2016), *Unitary
+    evolution recurrent neural networks*, ICML: values from U[0, 1], the plain
+    sum as target, one mark in each half.  Le, Jaitly & Hinton (2015), *A
+    simple way to initialize recurrent networks of rectified linear units*,
+    test the IRNN on the same kind of U[0, 1], plain-sum version.
 
     Parameters
     ----------

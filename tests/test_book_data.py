@@ -478,3 +478,94 @@ def test_students_guide_counts_the_graded_cells():
     points = re.search(r"# Tests for rnn_step_forward \((\d+) points?\)", text).group(1)
     cell = next(c for c in graded if "".join(c["source"]).startswith("# Tests for rnn_step_forward"))
     assert int(points) == cell["metadata"]["nbgrader"]["points"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources: the bibliography and where it is cited
+# ---------------------------------------------------------------------------------------------
+
+BIB = BOOK / "references.bib"
+NOTES_DIR = ROOT.parent / "shared" / "notes"
+
+#: key -> chapters that must cite it (where its idea is used)
+REQUIRED_CITATIONS = {
+    "elman1990": ["02_forward_pass"],
+    "werbos1990": ["03_bptt"],
+    "bengio1994": ["04_vanishing_gradients"],
+    "pascanu2013": ["04_vanishing_gradients"],
+    "le2015": ["04_vanishing_gradients"],
+    "hochreiter1997": ["04_vanishing_gradients", "06_lstm"],
+    "arjovsky2016": ["04_vanishing_gradients"],
+    "cho2014": ["05_gru", "09_char_lm"],
+    "gers2000forget": ["06_lstm"],
+    "gers2002": ["06_lstm"],
+    "chung2014": ["06_lstm"],
+    "jozefowicz2015": ["06_lstm"],
+    "schuster1997": ["07_bidirectional"],
+    "graves2013": ["08_deep_rnn", "09_char_lm"],
+    "karpathy2015": ["09_char_lm"],
+}
+
+
+def _bib_entries() -> dict:
+    from pybtex.database import parse_file
+    return parse_file(str(BIB)).entries
+
+
+def _cited(chapter: str) -> set:
+    text = (BOOK / f"{chapter}.md").read_text(encoding="utf8")
+    keys = set()
+    for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", text):
+        keys |= {k.strip() for k in group.split(",")}
+    return keys
+
+
+def test_bibliography_is_cited_where_each_idea_is_used():
+    entries = _bib_entries()
+    pages = sorted(p.stem for p in BOOK.glob("*.md") if p.stem != "instructor_guide")
+    cited = {page: _cited(page) for page in pages}
+    everything = set().union(*cited.values())
+    assert everything <= set(entries), f"cited but not in references.bib: {everything - set(entries)}"
+    assert set(entries) <= everything, f"never cited: {set(entries) - everything}"
+    for key, chapters in REQUIRED_CITATIONS.items():
+        for chapter in chapters:
+            assert key in cited[chapter], f"{chapter} does not cite {key}"
+    assert "- file: book/references" in (ROOT / "_toc.yml").read_text()
+
+
+def test_bibliography_entries_are_complete():
+    for key, entry in _bib_entries().items():
+        assert "title" in entry.fields, key
+        if key.startswith("note_"):
+            continue                                   # cited by title, no author, no date
+        assert entry.persons.get("author"), key
+        if key != "ng_sequence_models":
+            assert "year" in entry.fields, key
+        assert any(f in entry.fields for f in ("journal", "booktitle", "howpublished")), key
+
+
+def test_adding_problem_is_attributed_consistently():
+    """Origin Hochreiter & Schmidhuber (1997); the variant used is Arjovsky et al.'s (2016);
+    the chapter and rnncourse.tasks say the same."""
+    chapter = CHAPTER.read_text(encoding="utf8")
+    section = chapter[chapter.index("## A long-range task"):chapter.index("### The 1/6 baseline")]
+    assert "{cite:p}`hochreiter1997`" in section and "{cite:t}`arjovsky2016`" in section
+    assert "in the form used by Le et al." not in chapter
+    tasks = (ROOT / "rnncourse" / "tasks.py").read_text(encoding="utf8")
+    doc = tasks[tasks.index("def adding_problem"):tasks.index("chk = ShapeChecker(\"adding_problem\")")]
+    assert "Experiment 4" in doc and "Hochreiter & Schmidhuber (1997)" in doc
+    assert "variant of Arjovsky, Shah & Bengio (2016)" in doc
+    assert "the placement of Arjovsky" not in tasks
+
+
+@pytest.mark.skipif(not NOTES_DIR.is_dir(), reason="the course's source notes are not here")
+def test_source_notes_are_cited_by_their_titles():
+    """Each note file's title (one of its first lines) is the title of a note_* entry."""
+    entries = _bib_entries()
+    titles = {re.sub(r"[{}]", "", e.fields["title"]) for k, e in entries.items()
+              if k.startswith("note_")}
+    files = sorted(NOTES_DIR.glob("0*.txt"))
+    assert len(files) == len(titles) == 5
+    for path in files:
+        head = [l.strip() for l in path.read_text(encoding="utf8").splitlines()[:5]]
+        assert titles & set(head), f"{path.name}: none of {head} is a cited title"
