@@ -50,6 +50,7 @@ INFRASTRUCTURE_ERRORS = (
     "database is locked", "No space left on device", "Too many open files",
 )
 LOG_TAIL = 200_000
+FORWARDED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")   # and every RNNCOURSE_*
 
 
 # ============================================================================== the task
@@ -104,15 +105,31 @@ def _die_with_parent() -> None:
         pass
 
 
+_LAUNCHER = """\
+import os, sys
+try:
+    import ctypes
+    ctypes.CDLL(None).prctl(1, 9)           # PR_SET_PDEATHSIG, SIGKILL
+except Exception:
+    pass
+if os.getppid() != int(sys.argv[1]):        # the parent died before prctl
+    os._exit(1)
+os.execv(sys.executable, [sys.executable, "-m", "nbgrader"] + sys.argv[2:])
+"""
+
+
 def _run_nbgrader(args: List[str], cwd: str, env: dict, logpath: str, timeout: Optional[float],
                   warm: bool, die_with_parent: bool) -> Optional[int]:
     """Run ``nbgrader *args`` in ``cwd``, output to ``logpath``; exit status (negative: killed by
     that signal; None: killed after ``timeout`` seconds)."""
     if not warm:
+        # `python -m nbgrader`, through a launcher that asks for SIGKILL when this thread's
+        # process dies (kept across exec; no preexec_fn, which is unsafe in threaded workers)
+        argv = ([sys.executable, "-c", _LAUNCHER, str(os.getpid())] if die_with_parent else
+                [sys.executable, "-m", "nbgrader"]) + list(args)
         with open(logpath, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env,
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, preexec_fn=_die_with_parent if die_with_parent else None)
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 return proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -333,14 +350,22 @@ def _sweep_workdirs() -> None:
             pass
 
 
-def _lock(directory: str):
+def _lock(directory: str, out):
+    """One coordinator per course at a time: a second run waits for the first, then grades
+    what is left (nothing, if the first graded everything)."""
     os.makedirs(directory, exist_ok=True)
-    fh = open(os.path.join(directory, ".rnncourse-grading.lock"), "w")
+    fh = open(os.path.join(directory, ".rnncourse-grading.lock"), "a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        fh.close()
-        raise RuntimeError(f"another grading run of this course is in progress ({fh.name} is locked)")
+        fh.seek(0)
+        print(f"waiting for the other grading run of this course to finish (pid {fh.read().strip() or '?'}, "
+              f"{fh.name})", file=out, flush=True)
+        fcntl.flock(fh, fcntl.LOCK_EX)
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
     return fh
 
 
@@ -367,6 +392,9 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     course_root = os.path.abspath(course_root)
     coursedir, _ = load_coursedir(course_root)
+    # the grading settings of this run (limits, --unsafe...) reach tasks on other machines too
+    env = dict({k: v for k, v in os.environ.items() if k.startswith("RNNCOURSE_") or k in FORWARDED},
+               **(env or {}))
     logfile = logfile or os.path.join(course_root, ".nbgrader.log")
     bar = Progress(0, out, enabled=False)
 
@@ -402,7 +430,7 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
         return summary
 
     t0 = time.perf_counter()
-    lock = _lock(os.path.join(coursedir.root, coursedir.autograded_directory))
+    lock = _lock(os.path.join(coursedir.root, coursedir.autograded_directory), out)
     own_workdir = workdir is None
     if own_workdir:
         _sweep_workdirs()
@@ -455,7 +483,7 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
                 if a not in blobs:
                     with open(templates[a], "rb") as fh:
                         blobs[a] = fh.read()
-                return dict(kw, template_db=blobs[a], workdir=None, return_bytes=True)
+                return dict(kw, template_db=blobs[a], workdir=None, return_bytes=True, die_with_parent=True)
             task["workdir"] = os.path.join(workdir, "tasks", a, s, f"run-{task['dispatch']}")
             return dict(kw, template_db=templates[a], workdir=task["workdir"], die_with_parent=True,
                         warm=True)
