@@ -133,9 +133,11 @@ def _run_nbgrader(args: List[str], cwd: str, env: dict, logpath: str, timeout: O
             try:
                 return proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                _kill_group(proc.pid)
                 return None
+            except BaseException:                 # interrupted: nbgrader must not run on
+                _kill_group(proc.pid)
+                raise
     from nbgrader.apps import nbgraderapp               # imported once per worker process
     sys.stdout.flush()
     sys.stderr.flush()
@@ -169,15 +171,30 @@ def _run_nbgrader(args: List[str], cwd: str, env: dict, logpath: str, timeout: O
             finally:
                 os._exit(code)
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if deadline is not None and time.monotonic() > deadline:
-            os.killpg(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return None
-        time.sleep(0.05)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            if deadline is not None and time.monotonic() > deadline:
+                _kill_group(pid)
+                return None
+            time.sleep(0.05)
+    except BaseException:                         # interrupted: nbgrader must not run on
+        _kill_group(pid)
+        raise
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL nbgrader's process group (it leads one) and reap nbgrader."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _read_scratch(db_url: str, assignment: str, student: str) -> dict:
@@ -534,6 +551,11 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
         bar.finish()
         summary["seconds"] = time.perf_counter() - t0
         print(summary_table(gb, jobs, summary), file=out, flush=True)
+    except BaseException:
+        if backend is not None:
+            backend.close(wait=False)     # its workers die with this process (PDEATHSIG)
+            backend = None
+        raise
     finally:
         if backend is not None:
             backend.close()

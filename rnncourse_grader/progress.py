@@ -90,17 +90,17 @@ def summary_table(gb, jobs, summary: dict) -> str:
             count[key][item[0]] += 1
     width = max([len("assignment")] + [len(a) for a in names])
     rows = [f"{'assignment':<{width}}  graded  failed  not graded  unchanged  mean score"]
+    have = set(map(tuple, summary["graded"])) | set(map(tuple, summary["unchanged"]))
     for a in names:
         scores, maximum = [], None
-        for pair in summary["graded"] + summary["unchanged"]:
-            if pair[0] != a:
-                continue
-            try:
-                sub = gb.find_submission(*pair)
-            except MissingEntry:
-                continue
-            scores.append(sub.score)
-            maximum = sub.max_score
+        try:
+            subs = gb.find_assignment(a).submissions
+        except MissingEntry:
+            subs = []
+        for sub in subs:
+            if (a, sub.student_id) in have:
+                scores.append(sub.score)
+                maximum = sub.max_score
         mean = f"{sum(scores) / len(scores):.1f} / {maximum:g}" if scores else "-"
         rows.append(f"{a:<{width}}  {count['graded'][a]:>6}  {count['failed'][a]:>6}  "
                     f"{count['not_graded'][a]:>10}  {count['unchanged'][a]:>9}  {mean:>10}")

@@ -53,8 +53,15 @@ class Pool:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self._start()
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """Shut down; without ``wait`` (interrupted) the worker processes are killed too."""
+        processes = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=wait, cancel_futures=True)
+        if not wait:
+            for p in processes:
+                p.kill()
+            for p in processes:
+                p.join(10)
 
 
 class Dask:
@@ -87,7 +94,7 @@ class Dask:
     def restart(self) -> None:
         pass
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         self.client.close()
 
 

@@ -154,6 +154,10 @@ def cmd_grade(opts) -> int:
     except RuntimeError as err:
         print(f"grade: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: the submissions graded so far are recorded; the next run grades the rest",
+              file=sys.stderr)
+        return 130
     problems = [f"{a}/{s}" for a, s, _ in summary["failed"] + summary["not_graded"]]
     if not (summary["graded"] or summary["unchanged"] or problems):
         return 0
