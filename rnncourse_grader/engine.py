@@ -29,6 +29,7 @@ import fcntl
 import glob
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -50,6 +51,7 @@ INFRASTRUCTURE_ERRORS = (
     "database is locked", "No space left on device", "Too many open files",
 )
 LOG_TAIL = 200_000
+_EXCEPTION = re.compile(r"\s*[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt): ")   # a traceback's last line
 FORWARDED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")   # and every RNNCOURSE_*
 
 
@@ -318,9 +320,11 @@ def grade_one(course_root: str, assignment: str, student: str, template_db: Unio
             result.update(status="not_graded", error=f"nbgrader autograde was killed by signal {-rc}")
         elif rc != 0:
             infra = [m for m in INFRASTRUCTURE_ERRORS if m in text]
-            errors = [line for line in text.splitlines() if "| ERROR]" in line or "Error:" in line]
+            lines = text.splitlines()
+            errors = [line for line in lines if "| ERROR]" in line][-6:]
+            errors += [line.strip() for line in lines if _EXCEPTION.match(line)][-1:]   # the cause, last
             result.update(status="not_graded" if infra else "failed",
-                          error="\n".join(errors[-6:]) or text[-2000:] or f"exit status {rc}")
+                          error="\n".join(errors) or text[-2000:] or f"exit status {rc}")
         else:
             graded = _read_scratch(db_url, assignment, student)
             out = os.path.join(scratch, "autograded", student, assignment)
