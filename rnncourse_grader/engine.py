@@ -20,6 +20,33 @@ or on other machines.  Its arguments and its result are plain, picklable data.
    ledger row.  A run killed at any point leaves complete submissions with a ledger row and the
    others without one, which the next run grades.
 
+How the files reach a task.  On the local pool a task reads the submission and the template
+gradebook from the disk and leaves its autograded folder in the run's work folder, which the
+coordinator renames into ``autograded/``.  On Dask (``scheduler``) the coordinator ships with
+each task what changes from task to task: the submission (a tar archive of
+``submitted/<student>/<assignment>/``, hashed by the task as graded) and the assignment's
+template gradebook (200 kB); the task returns the autograded files and
+the grades as bytes, and writes nothing outside its temporary folder.  What is the same for
+every task, the instructor's side (the course's ``nbgrader_config.py``, the source folder with
+its ``checks.py``, the ``rnncourse`` package and the Python environment with nbgrader and
+bubblewrap), must be on every worker at the same path: a shared file system (a SLURM cluster's
+home or project file system), or a read-only volume or the worker image on Kubernetes.  Why:
+the instructor's files are the ones nbgrader and the sandbox open by path (the course's
+configuration loads the repository's, the sandbox hides the course directory by path), they
+change only when the instructor changes them, and they must be trusted code, so they are
+deployed like the environment rather than sent from the coordinator; the students' files are
+small, change with every submission and are read by the coordinator anyway (it hashes them),
+so shipping them costs little, and workers need no access to ``submitted/``, the gradebook or
+any other student's files, and never write the course directory.  A task that finds no
+course directory on its worker is NOT GRADED with a message saying so (a grader-side failure).
+
+On a Dask worker, which runs tasks in threads, nbgrader is started by
+:mod:`rnncourse_grader.launcher` (a single-threaded helper per worker process that imported
+nbgrader once and forks per task), so a task costs no nbgrader start-up there either; a
+worker that dies takes its tasks' nbgrader, kernels and sandboxes with it, and Dask runs the
+task again elsewhere (one attempt here however many times Dask retried it).  The scratch
+folder a killed worker leaves is removed by the next task on that machine.
+
 Test hook: ``RNNCOURSE_TEST_CRASH="alice:1,bob:3"`` makes the task of student ``alice`` kill
 its worker process (``os._exit``) on its first attempt, ``bob``'s on its first three.
 """
@@ -36,7 +63,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import tempfile
+import threading
 import time
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -124,6 +153,9 @@ def _run_nbgrader(args: List[str], cwd: str, env: dict, logpath: str, timeout: O
                   warm: bool, die_with_parent: bool) -> Optional[int]:
     """Run ``nbgrader *args`` in ``cwd``, output to ``logpath``; exit status (negative: killed by
     that signal; None: killed after ``timeout`` seconds)."""
+    if warm and threading.active_count() > 1:     # a Dask worker: fork from its launcher instead
+        from . import launcher
+        return launcher.run(args, cwd, env, logpath, timeout)
     if not warm:
         # `python -m nbgrader`, through a launcher that asks for SIGKILL when this thread's
         # process dies (kept across exec; no preexec_fn, which is unsafe in threaded workers)
@@ -140,38 +172,18 @@ def _run_nbgrader(args: List[str], cwd: str, env: dict, logpath: str, timeout: O
             except BaseException:                 # interrupted: nbgrader must not run on
                 _kill_group(proc.pid)
                 raise
-    from nbgrader.apps import nbgraderapp               # imported once per worker process
+    from nbgrader.apps import nbgraderapp  # noqa: F401 - imported once per worker process
+    from .launcher import nbgrader_main
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:                                          # the child: as `python -m nbgrader`
-        code = 1
         try:
             os.setsid()
             if die_with_parent:
                 _die_with_parent()
-            fd = os.open(logpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-            os.chdir(cwd)
-            os.environ.clear()
-            os.environ.update(env)
-            sys.path.insert(0, cwd)
-            sys.argv = ["nbgrader", *args]
-            nbgraderapp.main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except BaseException:  # noqa: BLE001
-            import traceback
-            traceback.print_exc()
         finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
+            nbgrader_main(args, cwd, env, logpath)        # never returns
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
@@ -224,6 +236,35 @@ def _read_scratch(db_url: str, assignment: str, student: str) -> dict:
         gb.engine.dispose()             # no connection left open in this (forking) worker process
 
 
+def pack(directory: str) -> bytes:
+    """A folder as an uncompressed tar archive (symlinks kept as links, not followed)."""
+    import io
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in sorted(os.listdir(directory)):
+            tar.add(os.path.join(directory, name), arcname=name, recursive=True)
+    return buf.getvalue()
+
+
+def _unpack(data: bytes, dest: str) -> None:
+    import io
+    os.makedirs(dest, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        tar.extractall(dest, filter="tar")
+
+
+def _sweep_task_folders() -> None:
+    """Remove the scratch folders of tasks whose process is gone (a killed Dask worker's)."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "rnncourse-task-*", "owner.pid")):
+        try:
+            with open(path) as fh:
+                os.kill(int(fh.read().strip()), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        except (OSError, ValueError):
+            pass
+
+
 def _files(directory: str) -> Dict[str, tuple]:
     out = {}
     for dirpath, _, files in os.walk(directory):
@@ -238,7 +279,8 @@ def grade_one(course_root: str, assignment: str, student: str, template_db: Unio
               workdir: Optional[str] = None, *, submitted_dir: Optional[str] = None, attempt: int = 1,
               extension_seconds: Optional[float] = None, return_bytes: bool = False,
               env: Optional[dict] = None, timeout: Optional[float] = None,
-              die_with_parent: bool = False, warm: bool = False) -> dict:
+              die_with_parent: bool = False, warm: bool = False,
+              submission: Optional[bytes] = None) -> dict:
     """Autograde one submission in a scratch course directory; return plain data.
 
     Parameters
@@ -249,6 +291,8 @@ def grade_one(course_root: str, assignment: str, student: str, template_db: Unio
     workdir : a folder to work in, created here (its existence tells the coordinator that the
         task started); default: a new temporary folder, removed when ``return_bytes``.
     submitted_dir : the submission (default ``<course_root>/submitted/<student>/<assignment>``).
+    submission : the submission as a tar archive (:func:`pack`), instead of ``submitted_dir``
+        (shipped to another machine).
     attempt : 1 for the first try (retries count up; only the test hook reads it).
     extension_seconds : the student's extension, for nbgrader's late-submission check.
     return_bytes : return the autograded files as ``{relative path: (bytes, mode)}`` instead of
@@ -256,9 +300,10 @@ def grade_one(course_root: str, assignment: str, student: str, template_db: Unio
     env : more environment variables for nbgrader (e.g. ``RNNCOURSE_UNSAFE``).
     timeout : seconds after which nbgrader is killed (``not_graded``).
     die_with_parent : (Linux) nbgrader is killed when the process calling this dies.
-    warm : run nbgrader's command line in a forked child of this process, which has imported
-        nbgrader once (saves its ~3 s of imports per task; only in a single-threaded process,
-        such as a ProcessPoolExecutor worker); otherwise ``python -m nbgrader`` is started.
+    warm : run nbgrader's command line in a forked child of a process that has imported
+        nbgrader once (saves its 3-8 s of imports per task): this process when it has one
+        thread (a ProcessPoolExecutor worker), else its :mod:`rnncourse_grader.launcher` (a
+        Dask worker); otherwise ``python -m nbgrader`` is started.
 
     Returns
     -------
@@ -272,17 +317,31 @@ def grade_one(course_root: str, assignment: str, student: str, template_db: Unio
     t0 = time.perf_counter()
     course_root = os.path.abspath(course_root)
     made_temp = workdir is None
-    scratch = tempfile.mkdtemp(prefix="rnncourse-task-") if made_temp else os.path.abspath(workdir)
-    os.makedirs(scratch, exist_ok=True)
+    if made_temp:
+        _sweep_task_folders()
+        scratch = tempfile.mkdtemp(prefix="rnncourse-task-")
+        with open(os.path.join(scratch, "owner.pid"), "w") as fh:
+            fh.write(str(os.getpid()))
+    else:
+        scratch = os.path.abspath(workdir)
+        os.makedirs(scratch, exist_ok=True)
     _crash_hook(student, attempt)
     result = {"assignment": assignment, "student": student, "attempt": attempt, "status": "failed",
               "error": None, "timestamp": None, "submission_hash": None, "notebooks": {}, "score": None,
               "max_score": None, "autograded_dir": None, "autograded_files": None, "log": "", "notes": [],
               "host": socket.gethostname(), "pid": os.getpid()}
     try:
-        src = submitted_dir or os.path.join(course_root, "submitted", student, assignment)
+        if not os.path.exists(os.path.join(course_root, "nbgrader_config.py")):
+            raise FileNotFoundError(
+                f"the course directory {course_root} (its nbgrader_config.py) is not on this machine "
+                f"({socket.gethostname()}): the instructor's files must be at the same path on every "
+                "grading machine (a shared file system, or the workers' image or volume)")
         dst = os.path.join(scratch, "submitted", student, assignment)
-        shutil.copytree(src, dst, symlinks=True)
+        if submission is not None:
+            _unpack(submission, dst)
+        else:
+            src = submitted_dir or os.path.join(course_root, "submitted", student, assignment)
+            shutil.copytree(src, dst, symlinks=True)
         result["submission_hash"] = tree_hash(dst)
         db = os.path.join(scratch, "gradebook.db")
         if isinstance(template_db, (bytes, bytearray)):
@@ -504,7 +563,8 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
                 if a not in blobs:
                     with open(templates[a], "rb") as fh:
                         blobs[a] = fh.read()
-                return dict(kw, template_db=blobs[a], workdir=None, return_bytes=True, die_with_parent=True)
+                return dict(kw, submitted_dir=None, submission=pack(sub_path(s, a)), template_db=blobs[a],
+                            workdir=None, return_bytes=True, die_with_parent=True, warm=True)
             task["workdir"] = os.path.join(workdir, "tasks", a, s, f"run-{task['dispatch']}")
             return dict(kw, template_db=templates[a], workdir=task["workdir"], die_with_parent=True,
                         warm=True)
@@ -547,7 +607,8 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
             return False
 
         if todo:
-            runner.run_tasks(backend, [{"a": a, "s": s, "attempt": 1, "dispatch": 0} for a, s in todo],
+            runner.run_tasks(backend, [{"a": a, "s": s, "name": f"{a}-{s}", "attempt": 1, "dispatch": 0}
+                                       for a, s in todo],
                              kwargs_of, on_result, tick=bar.draw,
                              on_suspects=lambda tasks: say(
                                  f"a worker process died while {len(tasks)} submissions were being graded: "

@@ -1,7 +1,9 @@
 """Where :func:`rnncourse_grader.engine.grade_class` runs its tasks, and how it retries them.
 
-Two back ends with the same four methods: :class:`Pool` (a local ``ProcessPoolExecutor``) and
-:class:`Dask` (``distributed.Client(address).submit``, imported only when asked for).
+Two back ends with the same methods: :class:`Pool` (a local ``ProcessPoolExecutor``) and
+:class:`Dask` (``distributed.Client(address).submit``, imported only when asked for; its tasks
+are named ``autograde-<assignment>-<student>-...`` on the Dask dashboard, and the number of
+tasks in flight follows the number of workers the cluster has).
 :func:`run_tasks` keeps at most ``workers + 1`` tasks in flight, retries a task whose result is
 ``not_graded`` and handles worker processes that die:
 
@@ -16,6 +18,8 @@ import collections
 import concurrent.futures
 import multiprocessing
 import os
+import time
+import uuid
 from typing import Callable, Dict, List
 
 
@@ -40,7 +44,7 @@ class Pool:
             self.workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker, initargs=(os.getpid(),))
 
-    def submit(self, kwargs: dict):
+    def submit(self, kwargs: dict, name: str = ""):
         return self.pool.submit(self.fn, **kwargs)
 
     def wait(self, futures, timeout: float) -> set:
@@ -77,10 +81,22 @@ class Dask:
                                "not installed: .venv/bin/pip install distributed") from err
         self.fn, self.distributed = fn, distributed
         self.client = distributed.Client(address)
-        self.workers = max(1, sum(self.client.nthreads().values()))
+        self._threads, self._asked = max(1, sum(self.client.nthreads().values())), time.monotonic()
 
-    def submit(self, kwargs: dict):
-        return self.client.submit(self.fn, pure=False, **kwargs)
+    @property
+    def workers(self) -> int:
+        """Threads of the cluster's workers now (asked every few seconds: workers come and go)."""
+        if time.monotonic() - self._asked > 5:
+            try:
+                self._threads = max(1, sum(self.client.nthreads().values()))
+            except Exception:  # noqa: BLE001 - keep the last count while the scheduler is away
+                pass
+            self._asked = time.monotonic()
+        return self._threads
+
+    def submit(self, kwargs: dict, name: str = ""):
+        key = f"autograde-{name}-{uuid.uuid4().hex[:12]}" if name else None
+        return self.client.submit(self.fn, pure=False, key=key, **kwargs)
 
     def wait(self, futures, timeout: float) -> set:
         try:
@@ -117,7 +133,7 @@ def run_tasks(backend, tasks: List[dict], kwargs_of: Callable[[dict], dict],
 
     def submit(task):
         task["dispatch"] += 1
-        inflight[backend.submit(kwargs_of(task))] = task
+        inflight[backend.submit(kwargs_of(task), name=task.get("name", ""))] = task
 
     def handle(task, res, retry_queue):
         if on_result(task, res):
