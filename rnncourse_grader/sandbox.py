@@ -136,22 +136,28 @@ def command(view_dir: str, grader_dir: str, submission_dir: Optional[str], limit
         raise RuntimeError("bubblewrap (bwrap) is not installed")
     python = python or sys.executable
     keep = _python_roots()
+    size = str(int(limits.disk_mb) * MiB)
+    private = ["/tmp", "/home"]                 # fresh, size-limited tmpfs
     hidden = [os.path.realpath(os.path.expanduser("~"))] + [os.path.realpath(h) for h in hide]
-    # A hidden directory is replaced by an empty tmpfs; parents first, so that nested ones work.
-    hidden = sorted({h for h in hidden if h != "/" and os.path.isdir(h)}, key=len)
+    # A hidden directory is replaced by an empty tmpfs (one inside /tmp or /home already is).
+    hidden = sorted({h for h in hidden if h != "/" and os.path.isdir(h)
+                     and not _inside(h, private)}, key=len)
     uid = sandbox_uid()
     # As root: no user namespace (the worker's own, unprivileged uid must exist outside it);
     # otherwise bwrap needs one, and maps the user to itself.
     unshare = (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try"] if uid is not None else ["--unshare-all"])
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *unshare,
-            "--die-with-parent", "--new-session"]
+            "--die-with-parent", "--new-session",
+            "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+            "--perms", "0755", "--size", size, "--tmpfs", "/home"]
     for h in hidden:
         argv += ["--tmpfs", h]
+    covers = hidden + private
     made = set()
     for root in keep:                           # the interpreter and venv, wherever they were
-        if _inside(root, hidden):
-            parent = max((h for h in hidden if _inside(root, [h])), key=len)
+        if _inside(root, covers):
+            parent = max((h for h in covers if _inside(root, [h])), key=len)
             # bwrap would create the directories between the tmpfs and the mount point with
             # mode 0700, which the unprivileged worker could not traverse.
             steps = os.path.relpath(root, parent).split(os.sep)[:-1]
@@ -161,9 +167,7 @@ def command(view_dir: str, grader_dir: str, submission_dir: Optional[str], limit
                     made.add(d)
                     argv += ["--perms", "0755", "--dir", d]
             argv += ["--ro-bind", root, root]
-    size = str(int(limits.disk_mb) * MiB)
-    argv += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp",
-             "--perms", "0755", "--size", size, "--tmpfs", "/home",
+    argv += [
              "--perms", "0777", "--dir", HOME,
              "--perms", "0755", "--dir", INSIDE, "--perms", "0755", "--dir", f"{INSIDE}/view",
              "--perms", "0755", "--dir", f"{INSIDE}/lib",
