@@ -74,7 +74,8 @@ bench: $(TEST_STAMP)
 #   make lab                         JupyterLab with nbgrader's extensions (Validate, Formgrader)
 #   make grade [A=02_forward_pass]   autograde new and changed submissions of submitted/, in
 #        [W=4] [FORCE=1]             parallel (W workers, default: cores; FORCE=1: all again),
-#        [SCHEDULER=host:8786]       or on a Dask scheduler; then feedback/ and grades.csv
+#        [SCHEDULER=host:8786]       or on a Dask scheduler; then feedback/ and grades.csv;
+#        [DB_URL=postgresql+psycopg://...]  the gradebook on PostgreSQL (default: SQLite gradebook.db)
 #   make bench-grade                 seconds to autograde one student's notebooks
 COURSE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/course.py
 ALLOW_ROOT = $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
@@ -94,7 +95,7 @@ lab: $(BOOK_STAMP)
 
 grade: $(BOOK_STAMP) sandbox
 	$(COURSE) grade $(A) $(if $(W),--workers $(W)) $(if $(FORCE),--force) \
-	  $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(DB_URL),--db-url "$(DB_URL)")
 
 bench-grade: $(BOOK_STAMP) sandbox
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_autograde.py

@@ -430,36 +430,86 @@ def _sweep_workdirs() -> None:
             pass
 
 
-def _lock(directory: str, out):
-    """One coordinator per course at a time: a second run waits for the first, then grades
-    what is left (nothing, if the first graded everything)."""
-    os.makedirs(directory, exist_ok=True)
-    fh = open(os.path.join(directory, ".rnncourse-grading.lock"), "a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.seek(0)
-        print(f"waiting for the other grading run of this course to finish (pid {fh.read().strip() or '?'}, "
-              f"{fh.name})", file=out, flush=True)
-        fcntl.flock(fh, fcntl.LOCK_EX)
-    fh.seek(0)
-    fh.truncate()
-    fh.write(str(os.getpid()))
-    fh.flush()
-    return fh
+class _RunLock:
+    """One coordinator per course directory and per gradebook at a time.
+
+    A file lock (``flock``) on ``autograded/.rnncourse-grading.lock`` and, for a gradebook on a
+    database server (PostgreSQL), a session advisory lock in that database, so that runs on
+    other machines or from other course directories that share the gradebook take turns too.
+    A second run waits for the first (``on_wait`` is called once, before it waits), then
+    grades what is left.  Both locks go with the process, however it ends.
+    """
+
+    def __init__(self, directory: str, db_url: str, course_id: str, out, on_wait=lambda: None):
+        self.waited = False
+        self.fh = self.con = None
+        os.makedirs(directory, exist_ok=True)
+        self.fh = open(os.path.join(directory, ".rnncourse-grading.lock"), "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.fh.seek(0)
+            self._wait(on_wait, out, f"pid {self.fh.read().strip() or '?'}, {self.fh.name}")
+            fcntl.flock(self.fh, fcntl.LOCK_EX)
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(str(os.getpid()))
+        self.fh.flush()
+        if db_url.startswith("postgresql"):
+            try:
+                self._advisory(db_url, course_id, out, on_wait)
+            except BaseException:
+                self.close()
+                raise
+
+    def _wait(self, on_wait, out, where: str) -> None:
+        if not self.waited:
+            on_wait()
+        self.waited = True
+        print(f"waiting for the other grading run of this gradebook to finish ({where})", file=out, flush=True)
+
+    def _advisory(self, db_url: str, course_id: str, out, on_wait) -> None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+        key = int.from_bytes(hashlib.sha256(f"rnncourse-grading:{course_id}".encode()).digest()[:8],
+                             "big", signed=True)
+        from sqlalchemy.engine import make_url
+        self.engine = create_engine(db_url, poolclass=NullPool)
+        try:
+            self.con = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except Exception as err:  # noqa: BLE001 - said in one line, not a traceback
+            raise RuntimeError(f"cannot connect to the gradebook {make_url(db_url).render_as_string()}: "
+                               f"{str(err).splitlines()[0]}") from err
+        if not self.con.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            self._wait(on_wait, out, f"PostgreSQL advisory lock {key}")
+            self.con.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()            # ends the session, and its advisory lock
+            self.engine.dispose()
+            self.con = None
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
 
 
 def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
                 students: Optional[Sequence[str]] = None, workers: Optional[int] = None,
                 force: bool = False, scheduler: Optional[str] = None, progress: bool = True, *,
                 retries: int = 2, env: Optional[dict] = None, workdir: Optional[str] = None,
-                task_timeout: Optional[float] = None, logfile: Optional[str] = None, out=None) -> dict:
+                task_timeout: Optional[float] = None, logfile: Optional[str] = None, out=None,
+                db_url: Optional[str] = None) -> dict:
     """Autograde the class's new and changed submissions (all of them with ``force``).
 
     ``assignments``/``students`` select (default: every assignment of the source folder and
     every student with a submission of it); ``workers`` local processes (default: the number
     of CPUs), or the Dask ``scheduler`` at that address; ``retries`` more attempts for a task
-    that is not graded; ``env`` more environment variables for the tasks' nbgrader.
+    that is not graded; ``env`` more environment variables for the tasks' nbgrader;
+    ``db_url`` the course gradebook (nbgrader's ``CourseDirectory.db_url``, e.g.
+    ``postgresql+psycopg://grader@host/gradebook``; default: the course's setting, SQLite
+    ``gradebook.db``).  A run that finds another run of the same course or gradebook in
+    progress waits for it, then skips what it graded and says so.
 
     Returns a dict: ``graded`` and ``unchanged`` [(assignment, student)], ``failed`` and
     ``not_graded`` [(assignment, student, error)], ``scores`` {(assignment, student):
@@ -472,6 +522,8 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     course_root = os.path.abspath(course_root)
     coursedir, _ = load_coursedir(course_root)
+    if db_url:
+        coursedir.db_url = db_url
     # the grading settings of this run (limits, --unsafe...) reach tasks on other machines too
     env = dict({k: v for k, v in os.environ.items() if k.startswith("RNNCOURSE_") or k in FORWARDED},
                **(env or {}))
@@ -510,7 +562,13 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
         return summary
 
     t0 = time.perf_counter()
-    lock = _lock(os.path.join(coursedir.root, coursedir.autograded_directory), out)
+    before: Dict[tuple, dict] = {}
+
+    def snapshot() -> None:             # what the other run had done when this one started waiting
+        before.update(gsync.peek_ledger(coursedir.db_url))
+
+    lock = _RunLock(os.path.join(coursedir.root, coursedir.autograded_directory), coursedir.db_url,
+                    coursedir.course_id, out, on_wait=snapshot)
     own_workdir = workdir is None
     if own_workdir:
         _sweep_workdirs()
@@ -537,6 +595,10 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
             same = (entry is not None and (a, s) in present and os.path.isdir(ag_path(s, a))
                     and entry["source_hash"] == src_hash[a] and entry["submission_hash"] == tree_hash(sub_path(s, a)))
             (summary["unchanged"] if same else todo).append((a, s))
+        if lock.waited:
+            by_other = [p for p in summary["unchanged"] if ledger.get(p) != before.get(p)]
+            print(f"the other run is done: skipped {len(by_other)} graded by another run while this one "
+                  "waited", file=out, flush=True)
         templates = {a: gsync.build_template(coursedir.db_url, coursedir.course_id, a,
                                              os.path.join(workdir, "templates", f"{a}.db"))
                      for a in sorted({a for a, _ in todo})}

@@ -197,6 +197,30 @@ def read_ledger(gb) -> Dict[Tuple[str, str], dict]:
     return {(a, s): {"submission_hash": h, "source_hash": src, "graded_at": t} for a, s, h, src, t in rows}
 
 
+def peek_ledger(db_url: str) -> Dict[Tuple[str, str], dict]:
+    """The ledger as :func:`read_ledger` gives it, read without creating anything ({} when the
+    gradebook or its ledger does not exist yet): what another run had done before this one."""
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.pool import NullPool
+    try:
+        if db_url.startswith("sqlite") and not os.path.exists(sqlite_path(db_url)):
+            return {}
+    except ValueError:
+        return {}
+    engine = create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as con:
+            if not inspect(con).has_table(LEDGER):
+                return {}
+            rows = con.execute(text(f"SELECT assignment, student, submission_hash, source_hash, graded_at "
+                                    f"FROM {LEDGER}")).all()
+        return {(a, s): {"submission_hash": h, "source_hash": src, "graded_at": t} for a, s, h, src, t in rows}
+    except Exception:  # noqa: BLE001 - only used to say what another run did
+        return {}
+    finally:
+        engine.dispose()
+
+
 def record(gb, assignment: str, student: str, submission_hash: str, source_hash: str,
            graded_at: Optional[str] = None) -> None:
     from sqlalchemy import text
@@ -252,7 +276,8 @@ def register_assignments(course_root: str, coursedir, assignments: Iterable[str]
     for name in missing:
         with tempfile.TemporaryDirectory(prefix="rnncourse-release-") as tmp:
             res = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
-                                  f"--CourseDirectory.release_directory={tmp}"], cwd=course_root, env=env,
+                                  f"--CourseDirectory.release_directory={tmp}",
+                                  f"--CourseDirectory.db_url={coursedir.db_url}"], cwd=course_root, env=env,
                                  text=True, capture_output=True, check=False)
         if log:
             log(f"==== register {name} in the gradebook ====\n{res.stdout}{res.stderr}")

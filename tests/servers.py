@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 BIN = os.path.dirname(sys.executable)
@@ -36,11 +37,14 @@ def postgres_server(tmpdir: str, database: str = "gradebook"):
     bindir = pg_bin()
     if bindir is None:
         raise RuntimeError("PostgreSQL's server binaries are missing: `make postgres` installs them")
+    as_root = os.geteuid() == 0
+    own = None
+    if as_root:         # the postgres user cannot enter pytest's folders (mode 0700, root's)
+        own = tmpdir = tempfile.mkdtemp(prefix="rnncourse-pg-")
     data = os.path.join(tmpdir, "pgdata")
     sock = os.path.join(tmpdir, "pgsock")
     os.makedirs(sock, exist_ok=True)
     port = free_port()
-    as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
     if as_root:
         shutil.chown(tmpdir, "postgres")
@@ -57,6 +61,8 @@ def postgres_server(tmpdir: str, database: str = "gradebook"):
         yield f"postgresql+psycopg://grader@127.0.0.1:{port}/{database}"
     finally:
         run(f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop", check=False)
+        if own:
+            shutil.rmtree(own, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -9,11 +9,17 @@ with every answer but the first filled in).  The local process pool (`tools/cour
   `dask scheduler` with two `dask worker` processes that the test starts (tests/servers.py):
   identical grades; and again with one `dask worker` (its nanny and its worker process) killed
   with SIGKILL while it grades a submission: every submission graded exactly once, none NOT
-  GRADED, nothing of the killed worker's grading left running (processes, scratch folders).
+  GRADED, nothing of the killed worker's grading left running (processes, scratch folders);
+* the same class into a real PostgreSQL server (`--db-url`, tests/servers.py: initdb/pg_ctl in
+  a temporary folder): the grades of the SQLite gradebook;
+* two `tools/course.py grade` started at the same time on one gradebook, SQLite and PostgreSQL:
+  one submission row per pair, every grade present, each submission graded by one run only,
+  and the run that waited says that it skipped what the other graded.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -208,3 +214,54 @@ def test_a_dask_worker_killed_mid_grading_costs_nothing(base, local, tmp_path):
     assert not [f for f in os.listdir(tmp) if f.startswith("rnncourse-task-")], \
         "the killed worker's scratch folder is left"
 
+
+# ----------------------------------------------------------------------------- PostgreSQL
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server (initdb/pg_ctl in a temporary folder); yields a function that
+    creates a fresh database and returns its URL."""
+    if servers.pg_bin() is None:
+        pytest.skip("PostgreSQL's server binaries are missing (`make postgres`)")
+    import psycopg
+    with servers.postgres_server(str(tmp_path_factory.mktemp("pg"))) as url:
+        names = iter(range(1, 1000))
+
+        def new_database():
+            name = f"gradebook{next(names)}"
+            with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as con:
+                con.execute(f"CREATE DATABASE {name}")
+            return url.rsplit("/", 1)[0] + "/" + name
+        yield new_database
+
+
+def test_postgresql_gradebook_gets_the_grades_of_sqlite(base, local, postgres, tmp_path):
+    url = postgres()
+    course = clone(base, tmp_path / "course")
+    res = grade(course, "--workers", "2", "--db-url", url)
+    assert "Autograding 3 new or changed submission(s) of 3 (0 unchanged)" in res.stdout, res.stdout
+    assert f"gradebook: {A} registered" in res.stdout, res.stdout     # the new database learns it
+    assert_graded_once_like(course, local, db_url=url)
+    sqlite_grades, _, _ = gradebook(url_of(course))
+    assert not sqlite_grades, "--db-url must not write the course's SQLite gradebook"
+    res = grade(course, "--workers", "2", "--db-url", url)
+    assert "Autograding 0 new or changed submission(s) of 3 (3 unchanged)" in res.stdout, res.stdout
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_runs_at_once_lose_and_duplicate_nothing(base, local, postgres, tmp_path, database):
+    """Two `course.py grade` started at the same time on one gradebook: the second waits for the
+    first, then skips what it graded and says so."""
+    course = clone(base, tmp_path / "course")
+    extra = ["--db-url", postgres()] if database == "postgresql" else []
+    db_url = extra[1] if extra else url_of(course)
+    procs = [subprocess.Popen([PY, COURSE_PY, "--course", course, "grade", "--no-feedback", "--csv", "",
+                               "--workers", "1", *extra], cwd=REPO, env=env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert_graded_once_like(course, local, db_url=db_url)
+    graded = [int(re.search(r"Autograding (\d+) new or changed", o).group(1)) for o in outs]
+    assert sorted(graded) == [0, 3], outs          # every submission graded by exactly one run
+    second = outs[graded.index(0)]
+    assert "waiting for the other grading run of this gradebook" in second, second
+    assert "skipped 3 graded by another run" in second, second

@@ -134,6 +134,11 @@ def _quiet_fds(logfile: str):
             os.close(saved[1])
 
 
+def db_args(opts) -> list:
+    """nbgrader's option for the gradebook given with --db-url (none: the course's setting)."""
+    return [f"--CourseDirectory.db_url={opts.db_url}"] if getattr(opts, "db_url", None) else []
+
+
 def cmd_grade(opts) -> int:
     from rnncourse_grader import engine
 
@@ -150,6 +155,7 @@ def cmd_grade(opts) -> int:
     try:
         summary = engine.grade_class(course, assignments=opts.assignments or None, students=opts.students,
                                      workers=opts.workers, force=opts.force, scheduler=opts.scheduler,
+                                     db_url=opts.db_url,
                                      env=env, logfile=logfile)
     except RuntimeError as err:
         print(f"grade: {err}", file=sys.stderr)
@@ -163,6 +169,8 @@ def cmd_grade(opts) -> int:
         return 0
 
     coursedir, cfg = engine.load_coursedir(course)
+    if opts.db_url:
+        coursedir.db_url = opts.db_url
     if not opts.no_feedback:
         # the submissions graded now, and earlier ones whose report is missing
         todo = summary["graded"] + [(a, s) for a, s in summary["unchanged"] if not os.path.exists(
@@ -187,7 +195,7 @@ def cmd_grade(opts) -> int:
                     problems.append(f"feedback {assignment}/{student}")
             print(f"feedback: {n} report(s) in {coursedir.feedback_directory}/<student>/<assignment>/")
     if opts.csv:
-        res = nbgrader(course, "export", "--to", opts.csv, quiet=True)
+        res = nbgrader(course, "export", "--to", opts.csv, *db_args(opts), quiet=True)
         if res.returncode == 0:
             print(f"grades: {opts.csv}")
         else:
@@ -222,6 +230,9 @@ def main(argv=None) -> int:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run the autogrades on this "
                    "Dask scheduler (needs the package distributed; the course must be at the same path "
                    "on its workers)")
+    p.add_argument("--db-url", default=None, metavar="URL", help="the course gradebook (nbgrader's "
+                   "CourseDirectory.db_url), e.g. postgresql+psycopg://grader@dbhost/gradebook "
+                   "(default: the course's, SQLite gradebook.db)")
     p.add_argument("--unsafe", action="store_true", help="run student code WITHOUT the sandbox "
                    "(sets RNNCOURSE_UNSAFE=1): only where bubblewrap cannot be had; student code then "
                    "has the grader's rights")
