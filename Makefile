@@ -76,11 +76,13 @@ bench: $(TEST_STAMP)
 #        [W=4] [FORCE=1]             parallel (W workers, default: cores; FORCE=1: all again),
 #        [SCHEDULER=host:8786]       or on a Dask scheduler; then feedback/ and grades.csv;
 #        [DB_URL=postgresql+psycopg://...]  the gradebook on PostgreSQL (default: SQLite gradebook.db)
-#   make bench-grade                 seconds to autograde one student's notebooks
+#   make grade-watch [A=...] [INTERVAL=5]  grade on submit: collect new submissions from the
+#        exchange every INTERVAL s, autograde them, release their feedback (Ctrl-C stops)
+#   make bench-grade [BENCH_ARGS=...] stock nbgrader vs this grader (1, 2 workers, Dask), nb/min
 COURSE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/course.py
 ALLOW_ROOT = $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-.PHONY: check grade bench-grade
+.PHONY: check grade grade-watch bench-grade
 
 exercises: $(BOOK_STAMP)
 	$(COURSE) exercises
@@ -97,8 +99,12 @@ grade: $(BOOK_STAMP) sandbox
 	$(COURSE) grade $(A) $(if $(W),--workers $(W)) $(if $(FORCE),--force) \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(DB_URL),--db-url "$(DB_URL)")
 
+grade-watch: $(BOOK_STAMP) sandbox
+	$(COURSE) watch $(A) $(if $(INTERVAL),--interval $(INTERVAL)) $(if $(W),--workers $(W)) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(DB_URL),--db-url "$(DB_URL)")
+
 bench-grade: $(BOOK_STAMP) sandbox
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_autograde.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_autograde.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache

@@ -5,6 +5,9 @@
     python tools/course.py grade [ASSIGNMENT ...]        autograde new and changed submissions of
                                                          submitted/ in parallel, then feedback and
                                                          grades.csv
+    python tools/course.py watch [ASSIGNMENT ...]        grade on submit: every --interval seconds,
+                                                         collect new submissions from the exchange,
+                                                         autograde them, release their feedback
 
 Every command runs nbgrader with the course's nbgrader_config.py (``--course DIR``, default: the
 repository root).  ``grade`` uses rnncourse_grader.engine: one ``nbgrader autograde`` per
@@ -134,6 +137,30 @@ def _quiet_fds(logfile: str):
             os.close(saved[1])
 
 
+def _api(coursedir, cfg, logfile):
+    """nbgrader's NbGraderAPI (its apps in this process), logging to the course's log file."""
+    from nbgrader.apps.api import NbGraderAPI
+    logger = logging.getLogger("rnncourse.grade")
+    logger.handlers[:] = []
+    logger.propagate = False
+    handler = logging.FileHandler(logfile)
+    handler.setFormatter(logging.Formatter("[%(asctime)s %(levelname)s] %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return NbGraderAPI(coursedir=coursedir, config=cfg, log=logger), logger
+
+
+def _call(api, logger, logfile, method: str, *args, **kwargs) -> bool:
+    """``api.<method>(*args)`` with nbgrader's output in the log file; True if it succeeded."""
+    with _quiet_fds(logfile):
+        res = getattr(api, method)(*args, **kwargs) or {}
+    if res.get("log"):
+        logger.info(res["log"])
+    if not res.get("success"):
+        logger.error(f"{method} {' '.join(map(str, args))}: {res.get('error', '')}")
+    return bool(res.get("success"))
+
+
 def db_args(opts) -> list:
     """nbgrader's option for the gradebook given with --db-url (none: the course's setting)."""
     return [f"--CourseDirectory.db_url={opts.db_url}"] if getattr(opts, "db_url", None) else []
@@ -176,22 +203,12 @@ def cmd_grade(opts) -> int:
         todo = summary["graded"] + [(a, s) for a, s in summary["unchanged"] if not os.path.exists(
             os.path.join(coursedir.format_path(coursedir.feedback_directory, s, a), f"{a}.html"))]
         if todo:
-            from nbgrader.apps.api import NbGraderAPI
-            logger = logging.getLogger("rnncourse.grade")
-            logger.handlers[:] = []
-            logger.propagate = False
-            handler = logging.FileHandler(logfile)
-            handler.setFormatter(logging.Formatter("[%(asctime)s %(levelname)s] %(message)s"))
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
-            api = NbGraderAPI(coursedir=coursedir, config=cfg, log=logger)
+            api, logger = _api(coursedir, cfg, logfile)
             n = 0
             for assignment, student in todo:
-                with _quiet_fds(logfile):
-                    res = api.generate_feedback(assignment, student, force=True)
-                n += bool(res.get("success"))
-                if not res.get("success"):
-                    logger.error(res.get("error", ""))
+                ok = _call(api, logger, logfile, "generate_feedback", assignment, student, force=True)
+                n += ok
+                if not ok:
                     problems.append(f"feedback {assignment}/{student}")
             print(f"feedback: {n} report(s) in {coursedir.feedback_directory}/<student>/<assignment>/")
     if opts.csv:
@@ -205,6 +222,90 @@ def cmd_grade(opts) -> int:
           f"{len(summary['unchanged'])} unchanged, {len(summary['failed'])} failed, "
           f"{len(summary['not_graded'])} not graded" + (": " + ", ".join(problems) if problems else ""))
     return 1 if problems else 0
+
+
+# ----------------------------------------------------------------------------- watch
+def _inbound(root: str, course_id: str) -> dict:
+    """{assignment: {submission folder name}} of the exchange's inbound folder
+    (``<student>+<assignment>+<timestamp>[+<random>]``, nbgrader's naming)."""
+    found: dict = {}
+    inbound = os.path.join(root, course_id, "inbound")
+    try:
+        names = os.listdir(inbound)
+    except OSError:
+        return found
+    for name in names:
+        parts = name.split("+")
+        if len(parts) >= 3 and not name.startswith("."):
+            found.setdefault(parts[1], set()).add(name)
+    return found
+
+
+def cmd_watch(opts) -> int:
+    """Grade on submit: collect, autograde, generate and release feedback, every few seconds."""
+    import io
+    import signal
+
+    from rnncourse_grader import engine
+
+    course = os.path.abspath(opts.course)
+    logfile = os.path.join(course, ".nbgrader.log")
+    env = {}
+    if _refuse_without_sandbox("watch", opts.unsafe):
+        return 2
+    if opts.unsafe:
+        env["RNNCOURSE_UNSAFE"] = os.environ["RNNCOURSE_UNSAFE"] = "1"
+        print("--unsafe: student code runs WITHOUT a sandbox", flush=True)
+    coursedir, cfg = engine.load_coursedir(course)
+    if opts.db_url:
+        coursedir.db_url = opts.db_url
+    root = cfg.Exchange.root if "root" in cfg.Exchange else "/usr/local/share/nbgrader/exchange"
+    wanted = set(opts.assignments or engine.assignments_in(os.path.join(coursedir.root,
+                                                                        coursedir.source_directory)))
+    api, logger = _api(coursedir, cfg, logfile)
+
+    def stop(signum, frame):               # SIGTERM as Ctrl-C: finish cleanly
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+
+    print(f"watching {os.path.join(root, coursedir.course_id, 'inbound')} every {opts.interval:g} s for "
+          f"{', '.join(sorted(wanted)) or 'no assignment'}; Ctrl-C stops; nbgrader's log: "
+          f"{logfile}", flush=True)
+    seen: dict = {}
+    graded_total = 0
+    try:
+        while True:
+            inbound = _inbound(root, coursedir.course_id)
+            new = sorted(a for a in wanted if inbound.get(a, set()) - seen.get(a, set()))
+            for a in new:
+                if not _call(api, logger, logfile, "collect", a, update=True):
+                    print(f"{time.strftime('%H:%M:%S')} {a}: nbgrader collect failed (see the log)", flush=True)
+                    continue
+                seen[a] = inbound[a]
+            if new:
+                quiet = io.StringIO()
+                summary = engine.grade_class(course, assignments=new, workers=opts.workers,
+                                             scheduler=opts.scheduler, db_url=opts.db_url, env=env,
+                                             logfile=logfile, progress=False, out=quiet)
+                logger.info(quiet.getvalue())
+                for a, s in summary["graded"]:
+                    score, maximum = summary["scores"][(a, s)]
+                    fed = (_call(api, logger, logfile, "generate_feedback", a, s, force=True)
+                           and _call(api, logger, logfile, "release_feedback", a, s))
+                    graded_total += 1
+                    print(f"{time.strftime('%H:%M:%S')} {a} {s}: {score:g} / {maximum:g}, "
+                          + ("feedback released" if fed else "FEEDBACK FAILED (see the log)"), flush=True)
+                for a, s, error in summary["failed"]:
+                    why = ((error or "").strip().splitlines() or ["see the log"])[-1][:200]
+                    print(f"{time.strftime('%H:%M:%S')} {a} {s}: FAILED: {why}", flush=True)
+                for a, s, error in summary["not_graded"]:
+                    print(f"{time.strftime('%H:%M:%S')} {a} {s}: NOT GRADED ({error}); tried again when it "
+                          "is submitted again, or with `make grade`", flush=True)
+            time.sleep(opts.interval)
+    except KeyboardInterrupt:
+        print(f"\nwatch: stopped after grading {graded_total} submission(s); what was graded is "
+              "recorded", flush=True)
+        return 0
 
 
 def main(argv=None) -> int:
@@ -239,6 +340,15 @@ def main(argv=None) -> int:
     p.add_argument("--no-feedback", action="store_true")
     p.add_argument("--csv", default="grades.csv", help="grades file, relative to the course ('' to skip)")
     p.set_defaults(func=cmd_grade)
+    p = sub.add_parser("watch", help="grade on submit: collect new submissions from the exchange, "
+                       "autograde them, release their feedback; every few seconds until Ctrl-C")
+    p.add_argument("assignments", nargs="*", help="default: every assignment of the source folder")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between looks at the exchange")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS")
+    p.add_argument("--db-url", default=None, metavar="URL")
+    p.add_argument("--unsafe", action="store_true")
+    p.set_defaults(func=cmd_watch)
     opts = parser.parse_args(argv)
     opts.course = os.path.abspath(opts.course)
     return opts.func(opts)
