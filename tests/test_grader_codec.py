@@ -443,3 +443,19 @@ def test_deeply_nested_json_is_a_codec_error():
     body = b"[" * 100_000 + b"]" * 100_000
     with pytest.raises(CodecError):
         codec.read_message(io.BytesIO(b"%08x" % len(body) + body))
+
+
+def test_classes_of_the_graders_private_copy_travel_as_rnncourse_classes():
+    """checks.py builds its cases with rnncourse.grading.private_rnncourse(): its Vocabulary and
+    NamedTuples must arrive in the worker as the course's own classes (not Unsupported)."""
+    import rnncourse.grading as grading
+    import rnncourse.rnn
+    import rnncourse.text
+    rc = grading.private_rnncourse()
+    vocab = rc.text.Vocabulary.from_text("ab\n")
+    tree = codec.encode(vocab)
+    assert tree["cls"] == "rnncourse.text.Vocabulary"
+    back = codec.decode(tree)
+    assert type(back) is rnncourse.text.Vocabulary and back.chars == vocab.chars
+    params = codec.decode(codec.encode(rc.rnn.RNNParams(np.ones(2), np.ones(2), np.ones(2))))
+    assert type(params) is rnncourse.rnn.RNNParams
