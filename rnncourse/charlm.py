@@ -41,6 +41,7 @@ from .initializers import init_output_params
 from .optim import adam_init, adam_step, sgd_step
 from .output import OutputParams, output_backward, output_forward, softmax, softmax_cross_entropy
 from .text import Vocabulary, one_hot
+from .tree import tree_leaves
 
 
 class CharLMParams(NamedTuple):
@@ -262,7 +263,8 @@ def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, ste
         if clip is not None:
             grads, norm = clip_by_global_norm(grads, clip)
         else:
-            norm = float(np.sqrt(sum(np.sum(g * g) for g in _leaves(grads))))
+            norm = float(np.sqrt(sum(np.sum(g * g) for _, _, g in tree_leaves(grads)
+                                     if g is not None)))
         if optimizer == "adam":
             params, state = adam_step(params, grads, state, lr=lr)
         else:
@@ -282,14 +284,6 @@ def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, ste
     history = CharLMHistory(np.asarray(log_step), loss_arr, np.exp(loss_arr),
                             np.asarray(log_norm), np.asarray(log_time), np.asarray(log_valid))
     return params, history
-
-
-def _leaves(tree):
-    if tree is None:
-        return []
-    if isinstance(tree, (tuple, list)):
-        return [leaf for item in tree for leaf in _leaves(item)]
-    return [np.asarray(tree)]
 
 
 def evaluate_charlm(params: CharLMParams, data, vocab: Optional[Vocabulary] = None,

@@ -26,30 +26,24 @@ from typing import Any, Callable, List
 import numpy as np
 
 from ._validation import ShapeChecker
+from .tree import tree_map
 
 #: Added to the norm before dividing, as in PyTorch's ``clip_grad_norm_``.
 NORM_EPS = 1e-6
 
 
-def _is_namedtuple(obj) -> bool:
-    return isinstance(obj, tuple) and hasattr(obj, "_fields")
-
-
 def _map(chk: ShapeChecker, fn: Callable[[np.ndarray], Any], obj, label: str = "grads"):
-    """Apply ``fn`` to every array in ``obj``, rebuilding the same container type."""
-    if obj is None:
-        return None
-    if _is_namedtuple(obj):
-        return type(obj)(*(_map(chk, fn, v, f"{label}.{f}") for f, v in zip(obj._fields, obj)))
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_map(chk, fn, v, f"{label}[{i}]") for i, v in enumerate(obj))
-    if isinstance(obj, dict):
-        return type(obj)((k, _map(chk, fn, v, f"{label}[{k!r}]")) for k, v in obj.items())
-    arr = np.asarray(obj)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.floating):
-        chk.fail(f"{label} must be a floating-point array (or None), got "
-                 f"{type(obj).__name__} with dtype {arr.dtype}")
-    return fn(arr)
+    """Apply ``fn`` to every array in ``obj`` (None stays None), rebuilding the containers."""
+    def leaf(lab, value):
+        if value is None:
+            return None
+        arr = np.asarray(value)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.floating):
+            chk.fail(f"{lab} must be a floating-point array (or None), got "
+                     f"{type(value).__name__} with dtype {arr.dtype}")
+        return fn(arr)
+
+    return tree_map(leaf, obj, label=label, fail=chk.fail)
 
 
 def _arrays(chk: ShapeChecker, grads) -> List[np.ndarray]:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
+from .tree import is_namedtuple, tree_get, tree_leaves, tree_replace
 
 _TINY = 1e-300
 
@@ -111,58 +112,13 @@ def relative_error(a, b) -> float:
 
 # --- nested containers of arrays ("trees"): arrays, NamedTuples, tuples, lists, dicts, None --
 
-def _is_namedtuple(obj) -> bool:
-    return isinstance(obj, tuple) and hasattr(obj, "_fields")
-
-
 def _is_checkable(obj) -> bool:
     return isinstance(obj, np.ndarray) and np.issubdtype(obj.dtype, np.floating)
 
 
-def _leaves(obj, label: str, path: Tuple = ()) -> List[Tuple[str, Tuple, np.ndarray]]:
+def _leaves(obj, label: str) -> List[Tuple[str, Tuple, np.ndarray]]:
     """Floating-point arrays inside ``obj`` as (label, path, array); None and constants skipped."""
-    if _is_checkable(obj):
-        return [(label, path, obj)]
-    out: List[Tuple[str, Tuple, np.ndarray]] = []
-    if _is_namedtuple(obj):
-        for name, v in zip(obj._fields, obj):
-            out += _leaves(v, f"{label}.{name}", path + (name,))
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            out += _leaves(v, f"{label}[{i}]", path + (i,))
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            out += _leaves(v, f"{label}[{k!r}]", path + (k,))
-    return out
-
-
-def _get(obj, path: Tuple):
-    for key in path:
-        if obj is None:
-            return None
-        if _is_namedtuple(obj) and isinstance(key, str):
-            obj = getattr(obj, key, None)
-        elif isinstance(obj, dict):
-            obj = obj.get(key)
-        else:
-            obj = obj[key] if isinstance(obj, (list, tuple)) and key < len(obj) else None
-    return obj
-
-
-def _replace(obj, path: Tuple, new):
-    """A copy of ``obj`` with the leaf at ``path`` replaced (containers rebuilt, arrays shared)."""
-    if not path:
-        return new
-    key, rest = path[0], path[1:]
-    if _is_namedtuple(obj):
-        return obj._replace(**{key: _replace(getattr(obj, key), rest, new)})
-    if isinstance(obj, dict):
-        out = dict(obj)
-        out[key] = _replace(obj[key], rest, new)
-        return out
-    items = list(obj)
-    items[key] = _replace(obj[key], rest, new)
-    return items if isinstance(obj, list) else tuple(items)
+    return [leaf for leaf in tree_leaves(obj, label) if _is_checkable(leaf[2])]
 
 
 def default_grads_of(grads, names: Sequence[str]) -> Dict[str, Any]:
@@ -176,7 +132,7 @@ def default_grads_of(grads, names: Sequence[str]) -> Dict[str, Any]:
     """
     if isinstance(grads, dict):
         return {n: grads.get(n) for n in names}
-    if _is_namedtuple(grads):
+    if is_namedtuple(grads):
         return {n: getattr(grads, "d" + n, None) for n in names}
     raise ValueError("check_gradients: backward returned a "
                      f"{type(grads).__name__}; expected a NamedTuple with fields 'd<name>' "
@@ -324,10 +280,10 @@ def check_gradients(forward: Callable, backward: Callable, inputs: Dict[str, Any
             full = (n,) + path
 
             def f(a, full=full):
-                return loss(_replace(inputs, full, a))
+                return loss(tree_replace(inputs, full, a))
 
             num = numerical_gradient(f, arr, eps=eps)
-            ana = _get(mapped.get(n) if isinstance(mapped, dict) else None, path)
+            ana = tree_get(mapped.get(n) if isinstance(mapped, dict) else None, path)
             numeric[label] = num
             if ana is None:
                 analytic[label] = None

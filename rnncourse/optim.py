@@ -26,37 +26,12 @@ from typing import Any, Callable, NamedTuple, Tuple
 import numpy as np
 
 from ._validation import ShapeChecker
-
-
-def _is_namedtuple(obj) -> bool:
-    return isinstance(obj, tuple) and hasattr(obj, "_fields")
+from .tree import tree_map
 
 
 def _tree_map(chk: ShapeChecker, fn: Callable, trees: Tuple, names: Tuple[str, ...], label: str):
-    """Apply ``fn(*leaves)`` leaf by leaf over containers of the same structure.
-
-    ``fn`` is called when the first tree's entry is not a container (an array or None);
-    the other trees must have the same structure down to there.
-    """
-    first = trees[0]
-    if _is_namedtuple(first) or isinstance(first, (list, tuple, dict)):
-        for other, name in zip(trees[1:], names[1:]):
-            same_kind = (type(other) is type(first)) if _is_namedtuple(first) else \
-                isinstance(other, dict if isinstance(first, dict) else (list, tuple))
-            if not same_kind or len(other) != len(first) or \
-                    (isinstance(first, dict) and set(other) != set(first)):
-                chk.fail(f"{name}{label[len(names[0]):]} must have the same structure as "
-                         f"{label} ({type(first).__name__} of {len(first)}), got "
-                         f"{type(other).__name__}" + (f" of {len(other)}" if hasattr(other, '__len__') else ""))
-        if isinstance(first, dict):
-            return type(first)((k, _tree_map(chk, fn, tuple(t[k] for t in trees), names,
-                                             f"{label}[{k!r}]")) for k in first)
-        if _is_namedtuple(first):
-            return type(first)(*(_tree_map(chk, fn, tuple(t[i] for t in trees), names,
-                                           f"{label}.{f}") for i, f in enumerate(first._fields)))
-        return type(first)(_tree_map(chk, fn, tuple(t[i] for t in trees), names, f"{label}[{i}]")
-                           for i in range(len(first)))
-    return fn(label, *trees)
+    """:func:`rnncourse.tree.tree_map` with this function's error messages."""
+    return tree_map(fn, *trees, label=label, names=names, fail=chk.fail)
 
 
 def _lr(chk: ShapeChecker, lr) -> float:
