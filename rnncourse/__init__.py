@@ -90,11 +90,14 @@ Modules
 ``rnn``            vanilla RNN step and sequence, forward and BPTT
 ``output``         output layer, softmax, sequence cross-entropy
                    (many-to-many on (N, T, H), many-to-one on ``h[:, -1]``)
-``initializers``   Xavier, orthogonal, identity (IRNN); RNN and output params
+``initializers``   Xavier, orthogonal, identity (IRNN), PyTorch's uniform, GRU gate
+                   blocks; RNN and output params (every cell's ``init_*`` uses them)
+``tree``           nested parameter containers: ``tree_map``, ``tree_leaves``, ...
 ``gradcheck``      numerical gradient, relative error, ``check_gradients``
 ``clipping``       clipping by global norm and by value
 ``gradient_flow``  ||dL/dh_k|| for k = 1..T
-``gru``            the notes' simplified GRU and the full GRU (both ``reset_after``)
+``simple_gru``     the notes' simplified GRU (update gate only)
+``gru``            the full GRU (both ``reset_after``)
 ``lstm``           LSTM with optional peepholes
 ``cells``          registry of the cells behind one interface (``get_cell``)
 ``bidirectional``  bidirectional layer over any cell
@@ -124,10 +127,11 @@ from .corpus import available_corpora, batches, load_corpus, split_corpus
 from .deep import DeepGrads, deep_backward, deep_forward, init_deep_params
 from .gradcheck import GradCheckReport, check_gradients, numerical_gradient, relative_error
 from .gradient_flow import hidden_gradient_norms
-from .gru import (GRUCache, GRUParams, GRUStepCache, SimpleGRUCache, SimpleGRUParams,
-                  SimpleGRUStepCache, gru_backward, gru_forward, gru_step_backward,
-                  gru_step_forward, init_gru_params, init_simple_gru_params, simple_gru_backward,
-                  simple_gru_forward, simple_gru_step_backward, simple_gru_step_forward)
+from .gru import (GRUCache, GRUParams, GRUStepCache, gru_backward, gru_forward,
+                  gru_step_backward, gru_step_forward, init_gru_params)
+from .simple_gru import (SimpleGRUCache, SimpleGRUParams, SimpleGRUStepCache,
+                         init_simple_gru_params, simple_gru_backward, simple_gru_forward,
+                         simple_gru_step_backward, simple_gru_step_forward)
 from .initializers import (identity, init_output_params, init_rnn_params, orthogonal,
                            xavier_normal, xavier_uniform)
 from .lstm import (LSTMCache, LSTMParams, LSTMSequenceGrads, LSTMStepCache, LSTMStepGrads,

@@ -109,12 +109,12 @@ def _rnn_cell(activation: str, name: str) -> Cell:
 # --- GRUs (rnncourse.gru, imported when the cell is requested) ----------------
 
 def _simple_gru_cell() -> Cell:
-    from . import gru
+    from . import simple_gru as sg
 
     def init(D, H, rng):
-        return gru.init_simple_gru_params(D, H, rng)
+        return sg.init_simple_gru_params(D, H, rng)
 
-    return Cell("simple_gru", gru.simple_gru_forward, gru.simple_gru_backward, init,
+    return Cell("simple_gru", sg.simple_gru_forward, sg.simple_gru_backward, init,
                 _hidden_size, _input_size)
 
 

@@ -1,12 +1,6 @@
-r"""Gated recurrent units: the simplified GRU of the notes and the full GRU.
+r"""The full gated recurrent unit (GRU), with either placement of the reset gate.
 
-Simplified GRU (update gate only; gate row blocks z, n)::
-
-    z_t = sigmoid(U_z x_t + W_z h_{t-1} + b_z)            update gate
-    n_t = tanh(U_n x_t + W_n h_{t-1} + b_n)               candidate state (Ng: c~)
-    h_t = z_t * n_t + (1 - z_t) * h_{t-1}
-
-Full GRU (gate row blocks r, z, n, in PyTorch's order)::
+Equations (gate row blocks r, z, n, in PyTorch's order)::
 
     r_t = sigmoid(U_r x_t + W_r h_{t-1} + b_r)            reset ("relevance") gate
     z_t = sigmoid(U_z x_t + W_z h_{t-1} + b_z)            update gate
@@ -18,13 +12,13 @@ Full GRU (gate row blocks r, z, n, in PyTorch's order)::
 lets a GRU carry information (and gradients) across long gaps.  PyTorch writes
 ``h_t = (1 - z') * n_t + z' * h_{t-1}`` with ``z' = 1 - z``: its update-gate
 rows (``weight_ih_l0[H:2H]``, ``weight_hh_l0[H:2H]`` and the matching bias
-entries) are the negatives of ours.
+entries) are the negatives of ours.  The notes' simplified GRU is
+:mod:`rnncourse.simple_gru` (its names are re-exported here for the notebooks).
 
-Shapes: ``x`` (N, T, D), ``h0`` (N, H), ``h`` (N, T, H).  ``U`` is
-(2H, D) / (3H, D), ``W`` (2H, H) / (3H, H), ``b`` (2H,) / (3H,), ``b_hn`` (H,).
-Inside the sequence functions everything is time-major (T, N, ...); the input
-projection ``x @ U.T + b`` of all steps is one matrix product before the time
-loop, and the weight gradients are one matrix product after the loop.
+Shapes: ``x`` (N, T, D), ``h0`` (N, H), ``h`` (N, T, H), ``U`` (3H, D), ``W`` (3H, H),
+``b`` (3H,), ``b_hn`` (H,).  The sequence functions work time-major (T, N, ...): the input
+projection ``x @ U.T + b`` of all steps is one matrix product before the time loop, the
+weight gradients one after it.
 """
 from __future__ import annotations
 
@@ -32,25 +26,14 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from ._gates import check_stacked, mix_, sigmoid_, tanh_
 from ._validation import ShapeChecker, as_rng
 from .activations import sigmoid
+from .initializers import gate_blocks
 from .rnn import SequenceGrads, StepGrads
-
-
-# ----------------------------------------------------------------------------
-# parameters and caches
-# ----------------------------------------------------------------------------
-class SimpleGRUParams(NamedTuple):
-    """Parameters of the simplified GRU (gate row blocks z, n).
-
-    U : (2H, D)  input weights, rows ``[U_z; U_n]``
-    W : (2H, H)  recurrent weights, rows ``[W_z; W_n]``
-    b : (2H,)    biases ``[b_z, b_n]``
-    """
-
-    U: np.ndarray
-    W: np.ndarray
-    b: np.ndarray
+from .simple_gru import (SimpleGRUCache, SimpleGRUParams, SimpleGRUStepCache,  # noqa: F401
+                         init_simple_gru_params, simple_gru_backward, simple_gru_forward,
+                         simple_gru_step_backward, simple_gru_step_forward)
 
 
 class GRUParams(NamedTuple):
@@ -69,33 +52,6 @@ class GRUParams(NamedTuple):
     W: np.ndarray
     b: np.ndarray
     b_hn: Optional[np.ndarray] = None
-
-
-class SimpleGRUStepCache(NamedTuple):
-    """Saved by :func:`simple_gru_step_forward`: x (N, D), h_prev (N, H), gates z, n (N, H)."""
-
-    x: np.ndarray
-    h_prev: np.ndarray
-    z: np.ndarray
-    n: np.ndarray
-    params: SimpleGRUParams
-
-
-class SimpleGRUCache(NamedTuple):
-    """Saved by :func:`simple_gru_forward`, time-major.
-
-    x_tm : (T, N, D) inputs.  h0 : (N, H).  h_all : (T+1, N, H), ``h_all[0] = h0``.
-    h_tm : (T, N, H) hidden states (a view ``h_all[1:]``).
-    z, n : (T, N, H) update gate and candidate state at every step.
-    """
-
-    x_tm: np.ndarray
-    h0: np.ndarray
-    h_all: np.ndarray
-    h_tm: np.ndarray
-    z: np.ndarray
-    n: np.ndarray
-    params: SimpleGRUParams
 
 
 class GRUStepCache(NamedTuple):
@@ -139,35 +95,12 @@ class GRUCache(NamedTuple):
     reset_after: bool
 
 
-# ----------------------------------------------------------------------------
-# input checks and small helpers
-# ----------------------------------------------------------------------------
-def _check_stacked(chk: ShapeChecker, U, W, b, k: int, names: str):
-    """Check ``U (kH, D)``, ``W (kH, H)``, ``b (kH,)``; ``H`` is fixed by ``U``."""
-    kH = f"{k}H"
-    U = chk.array("params.U", U, f"{kH} D")
-    if U.shape[0] % k:
-        chk.fail(f"params.U must have {k}*H rows (gate blocks {names}), got shape "
-                 f"({U.shape[0]}, {U.shape[1]}) whose {U.shape[0]} rows are not a multiple of {k}")
-    chk.dims["H"] = U.shape[0] // k
-    chk.source["H"] = "params.U"
-    W = chk.array("params.W", W, f"{kH} H")
-    b = chk.array("params.b", b, kH)
-    return U, W, b
-
-
-def _check_simple_params(chk: ShapeChecker, params) -> SimpleGRUParams:
-    if not isinstance(params, tuple) or len(params) != 3:
-        chk.fail(f"params must be SimpleGRUParams(U, W, b), got {type(params).__name__}")
-    return SimpleGRUParams(*_check_stacked(chk, *params, k=2, names="z, n"))
-
-
 def _check_gru_params(chk: ShapeChecker, params, reset_after) -> GRUParams:
     if reset_after is not True and reset_after is not False:
         chk.fail(f"reset_after must be True or False, got {reset_after!r}")
     if not isinstance(params, tuple) or len(params) not in (3, 4):
         chk.fail(f"params must be GRUParams(U, W, b, b_hn), got {type(params).__name__}")
-    U, W, b = _check_stacked(chk, *params[:3], k=3, names="r, z, n")
+    U, W, b = check_stacked(chk, *params[:3], k=3, names="r, z, n")
     b_hn = params[3] if len(params) == 4 else None
     H = chk.dims["H"]
     if reset_after:
@@ -182,187 +115,6 @@ def _check_gru_params(chk: ShapeChecker, params, reset_after) -> GRUParams:
     return GRUParams(U, W, b, b_hn)
 
 
-def _sigmoid_(a: np.ndarray) -> np.ndarray:
-    """In place: ``a <- 1 / (1 + exp(-a))``.
-
-    NumPy's ``exp`` is vectorised and about three times faster than its
-    ``tanh``, so the sequence loops build both activations from ``exp``.
-    ``exp`` may overflow to ``inf`` for ``a < -709`` and the result is then
-    the correct limit 0; callers run inside ``np.errstate(over="ignore")``.
-    """
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    a += 1.0
-    np.reciprocal(a, out=a)
-    return a
-
-
-def _tanh_(a: np.ndarray) -> np.ndarray:
-    """In place: ``a <- tanh(a) = 2 / (1 + exp(-2a)) - 1`` (see :func:`_sigmoid_`)."""
-    a *= -2.0
-    np.exp(a, out=a)
-    a += 1.0
-    np.divide(2.0, a, out=a)
-    a -= 1.0
-    return a
-
-
-# ----------------------------------------------------------------------------
-# simplified GRU
-# ----------------------------------------------------------------------------
-def simple_gru_step_forward(x, h_prev, params: SimpleGRUParams):
-    r"""One step of the simplified GRU.
-
-    Parameters
-    ----------
-    x : (N, D) input at this step.
-    h_prev : (N, H) previous hidden state :math:`h_{t-1}`.
-    params : SimpleGRUParams with U (2H, D), W (2H, H), b (2H,), rows ``[z; n]``.
-
-    Returns
-    -------
-    h_next : (N, H)
-        .. math::
-            z = \sigma(U_z x + W_z h_{t-1} + b_z),\quad
-            n = \tanh(U_n x + W_n h_{t-1} + b_n),\quad
-            h_t = z \odot n + (1 - z) \odot h_{t-1}
-    cache : SimpleGRUStepCache (exposes ``z`` and ``n``, each (N, H)).
-    """
-    chk = ShapeChecker("simple_gru_step_forward")
-    params = _check_simple_params(chk, params)
-    x = chk.array("x", x, "N D")
-    h_prev = chk.array("h_prev", h_prev, "N H")
-    U, W, b = params
-    H = W.shape[1]
-    a = x @ U.T + h_prev @ W.T + b                   # a = U x + W h_{t-1} + b, blocks [a_z, a_n]
-    z = sigmoid(a[:, :H])                           # z = sigmoid(a_z)
-    n = np.tanh(a[:, H:])                            # n = tanh(a_n)
-    h_next = h_prev + z * (n - h_prev)               # h_t = z n + (1 - z) h_{t-1}
-    return h_next, SimpleGRUStepCache(x, h_prev, z, n, params)
-
-
-def simple_gru_step_backward(dh_next, cache: SimpleGRUStepCache) -> StepGrads:
-    """Backward pass of :func:`simple_gru_step_forward`.
-
-    Parameters
-    ----------
-    dh_next : (N, H) gradient of the loss with respect to ``h_next``.
-    cache : SimpleGRUStepCache.
-
-    Returns
-    -------
-    StepGrads(dx (N, D), dh_prev (N, H), dparams SimpleGRUParams(dU (2H, D), dW (2H, H), db (2H,)))
-    """
-    chk = ShapeChecker("simple_gru_step_backward")
-    chk.cache("cache", cache, SimpleGRUStepCache)
-    chk.array("cache.h_prev", cache.h_prev, "N H")
-    dh = chk.array("dh_next", dh_next, "N H")
-    x, h_prev, z, n, (U, W, _) = cache
-    H = W.shape[1]
-    da = np.empty((x.shape[0], 2 * H))
-    dh_prev = dh * (1.0 - z)                         # h_t = ... + (1 - z) h_{t-1}
-    da[:, :H] = dh * (n - h_prev) * z * (1.0 - z)    # h_t = z n ...;  z = sigmoid(a_z)
-    da[:, H:] = dh * z * (1.0 - n * n)               # h_t = z n ...;  n = tanh(a_n)
-    dx = da @ U                                      # a = U x ...
-    dh_prev += da @ W                                #     + W h_{t-1} ...
-    dU = da.T @ x
-    dW = da.T @ h_prev
-    db = da.sum(axis=0)                              #     + b
-    return StepGrads(dx, dh_prev, SimpleGRUParams(dU, dW, db))
-
-
-def simple_gru_forward(x, h0, params: SimpleGRUParams):
-    r"""Run the simplified GRU over a whole sequence.
-
-    Parameters
-    ----------
-    x : (N, T, D) inputs.
-    h0 : (N, H) initial state (``None`` means zeros).
-    params : SimpleGRUParams with U (2H, D), W (2H, H), b (2H,), rows ``[z; n]``.
-
-    Returns
-    -------
-    h : (N, T, H) hidden states, :math:`h_t = z_t \odot n_t + (1 - z_t) \odot h_{t-1}`.
-    cache : SimpleGRUCache; ``cache.z`` and ``cache.n`` are the gate values (T, N, H).
-    """
-    chk = ShapeChecker("simple_gru_forward")
-    params = _check_simple_params(chk, params)
-    x = chk.array("x", x, "N T D")
-    U, W, b = params
-    H = W.shape[1]
-    h0 = np.zeros((x.shape[0], H)) if h0 is None else chk.array("h0", h0, "N H")
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
-    T, N, _ = x_tm.shape
-    gates = (x_tm.reshape(T * N, -1) @ U.T).reshape(T, N, 2 * H)  # U x_t for all t ...
-    gates += b                                         #             + b
-    h_all = np.empty((T + 1, N, H))
-    h_all[0] = h0
-    WT = W.T
-    tmp = np.empty((N, 2 * H))
-    with np.errstate(over="ignore"):  # exp(-a) -> inf gives the exact limit
-        for t in range(T):
-            g, h_prev, h = gates[t], h_all[t], h_all[t + 1]
-            np.matmul(h_prev, WT, out=tmp)
-            g += tmp                                   # a_t = U x_t + b + W h_{t-1}
-            gz, gn = g[:, :H], g[:, H:]
-            _sigmoid_(gz)                              # z = sigmoid(a_z)
-            _tanh_(gn)                                 # n = tanh(a_n)
-            np.subtract(gn, h_prev, out=h)             # h_t = h_{t-1} + z (n - h_{t-1})
-            h *= gz
-            h += h_prev
-    h_tm = h_all[1:]
-    cache = SimpleGRUCache(x_tm, h0, h_all, h_tm, gates[:, :, :H], gates[:, :, H:], params)
-    return h_tm.transpose(1, 0, 2), cache
-
-
-def simple_gru_backward(dh, cache: SimpleGRUCache) -> SequenceGrads:
-    """Backpropagation through time for :func:`simple_gru_forward`.
-
-    Parameters
-    ----------
-    dh : (N, T, H) gradient of the loss with respect to every hidden state from
-        above; the gradient along the recurrence is added inside.
-    cache : SimpleGRUCache.
-
-    Returns
-    -------
-    SequenceGrads(dx (N, T, D), dh0 (N, H), dparams SimpleGRUParams(dU, dW, db))
-    """
-    ShapeChecker("simple_gru_backward").cache("cache", cache, SimpleGRUCache)
-    T, N, H = cache.h_tm.shape
-    chk = ShapeChecker("simple_gru_backward", N=N, T=T, H=H)
-    dh = chk.array("dh", dh, "N T H")
-    U, W, _ = cache.params
-    z, n = cache.z, cache.n
-    h_before = cache.h_all[:-1]                      # h_{t-1} for every t
-    d_tm = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H), becomes dL/dh_t
-    # step-independent factors, all steps at once
-    omz = 1.0 - z                                    # h_t = ... + (1 - z) h_{t-1}
-    cz = (n - h_before) * z * omz                    # h_t = z n ...; z = sigmoid(a_z)
-    cn = z * (1.0 - n * n)                           # h_t = z n ...; n = tanh(a_n)
-    da = np.empty((T, N, 2 * H))                     # dL/da_t, blocks [z, n]
-    carry = np.zeros((N, H))
-    tmp = np.empty((N, H))
-    for t in range(T - 1, -1, -1):
-        d = d_tm[t]
-        d += carry                                   # dL/dh_t: from above + from step t+1
-        np.multiply(d, cz[t], out=da[t, :, :H])      # z = sigmoid(a_z)
-        np.multiply(d, cn[t], out=da[t, :, H:])      # n = tanh(a_n)
-        np.matmul(da[t], W, out=carry)               # a_t = ... + W h_{t-1}
-        np.multiply(d, omz[t], out=tmp)              # h_t = ... + (1 - z) h_{t-1}
-        carry += tmp
-    D = cache.x_tm.shape[2]
-    flat = da.reshape(T * N, 2 * H)
-    dU = flat.T @ cache.x_tm.reshape(T * N, D)       # a_t = U x_t ...
-    dW = flat.T @ h_before.reshape(T * N, H)         #     + W h_{t-1} ...
-    db = flat.sum(axis=0)                            #     + b
-    dx = (flat @ U).reshape(T, N, D).transpose(1, 0, 2)
-    return SequenceGrads(dx, carry, SimpleGRUParams(dU, dW, db))
-
-
-# ----------------------------------------------------------------------------
-# full GRU
-# ----------------------------------------------------------------------------
 def gru_step_forward(x, h_prev, params: GRUParams, reset_after: bool = False):
     r"""One step of the full GRU.
 
@@ -507,15 +259,13 @@ def gru_forward(x, h0, params: GRUParams, reset_after: bool = False):
                 np.matmul(h_prev, WT, out=tmp3)        # W h_{t-1}, blocks [r, z, n]
                 grz, gn = g[:, :H2], g[:, H2:]
                 grz += tmp3[:, :H2]                    # a_rz = U_rz x_t + b_rz + W_rz h_{t-1}
-                _sigmoid_(grz)                         # r, z = sigmoid(a_rz)
+                sigmoid_(grz)                          # r, z = sigmoid(a_rz)
                 hn = hn_tm[t]
                 np.add(tmp3[:, H2:], b_hn, out=hn)     # W_n h_{t-1} + b_hn
                 np.multiply(g[:, :H], hn, out=tmpH)
                 gn += tmpH                             # a_n = U_n x_t + b_n + r (W_n h + b_hn)
-                _tanh_(gn)                             # n = tanh(a_n)
-                np.subtract(gn, h_prev, out=h)         # h_t = h_{t-1} + z (n - h_{t-1})
-                h *= g[:, H:H2]
-                h += h_prev
+                tanh_(gn)                              # n = tanh(a_n)
+                mix_(h, gn, g[:, H:H2], h_prev)        # h_t = h_{t-1} + z (n - h_{t-1})
     else:
         hn_tm, rh_tm = None, np.empty((T, N, H))
         WrzT, WnT = W[:H2].T, W[H2:].T
@@ -526,15 +276,13 @@ def gru_forward(x, h0, params: GRUParams, reset_after: bool = False):
                 grz, gn = g[:, :H2], g[:, H2:]
                 np.matmul(h_prev, WrzT, out=tmp2)
                 grz += tmp2                            # a_rz = U_rz x_t + b_rz + W_rz h_{t-1}
-                _sigmoid_(grz)                         # r, z = sigmoid(a_rz)
+                sigmoid_(grz)                          # r, z = sigmoid(a_rz)
                 rh = rh_tm[t]
                 np.multiply(g[:, :H], h_prev, out=rh)  # r h_{t-1}
                 np.matmul(rh, WnT, out=tmpH)
                 gn += tmpH                             # a_n = U_n x_t + b_n + W_n (r h_{t-1})
-                _tanh_(gn)                             # n = tanh(a_n)
-                np.subtract(gn, h_prev, out=h)         # h_t = h_{t-1} + z (n - h_{t-1})
-                h *= g[:, H:H2]
-                h += h_prev
+                tanh_(gn)                              # n = tanh(a_n)
+                mix_(h, gn, g[:, H:H2], h_prev)        # h_t = h_{t-1} + z (n - h_{t-1})
     h_tm = h_all[1:]
     cache = GRUCache(x_tm, h0, h_all, h_tm, gates[:, :, :H], gates[:, :, H:H2], gates[:, :, H2:],
                      hn_tm, rh_tm, params, bool(reset_after))
@@ -629,38 +377,6 @@ def gru_backward(dh, cache: GRUCache) -> SequenceGrads:
     return SequenceGrads(dx, carry, GRUParams(dU, dW, db, db_hn))
 
 
-# ----------------------------------------------------------------------------
-# initialisation
-# ----------------------------------------------------------------------------
-def _init_blocks(D: int, H: int, k: int, rng: np.random.Generator):
-    """k gate blocks: U Xavier-uniform per block, W orthogonal per block, b zeros."""
-    limit = np.sqrt(6.0 / (D + H))
-    U = rng.uniform(-limit, limit, size=(k * H, D))
-    blocks = []
-    for _ in range(k):
-        q, rr = np.linalg.qr(rng.normal(size=(H, H)))
-        blocks.append(q * np.sign(np.diag(rr)))      # sign fix: uniformly distributed orthogonal
-    return U, np.concatenate(blocks, axis=0), np.zeros(k * H)
-
-
-def init_simple_gru_params(D: int, H: int, rng) -> SimpleGRUParams:
-    """Random simplified-GRU parameters.
-
-    Parameters
-    ----------
-    D, H : input and hidden sizes.
-    rng : int seed or ``numpy.random.Generator``.
-
-    Returns
-    -------
-    SimpleGRUParams: U (2H, D) Xavier-uniform per gate block, W (2H, H) one
-    random orthogonal (H, H) matrix per block, b (2H,) zeros.
-    """
-    chk = ShapeChecker("init_simple_gru_params")
-    D, H = chk.positive_int("D", D), chk.positive_int("H", H)
-    return SimpleGRUParams(*_init_blocks(D, H, 2, as_rng(rng, "init_simple_gru_params")))
-
-
 def init_gru_params(D: int, H: int, rng, reset_after: bool = False) -> GRUParams:
     """Random full-GRU parameters.
 
@@ -679,5 +395,5 @@ def init_gru_params(D: int, H: int, rng, reset_after: bool = False) -> GRUParams
     D, H = chk.positive_int("D", D), chk.positive_int("H", H)
     if reset_after is not True and reset_after is not False:
         chk.fail(f"reset_after must be True or False, got {reset_after!r}")
-    U, W, b = _init_blocks(D, H, 3, as_rng(rng, "init_gru_params"))
+    U, W, b = gate_blocks(D, H, 3, as_rng(rng, "init_gru_params"))
     return GRUParams(U, W, b, np.zeros(H) if reset_after else None)

@@ -14,6 +14,10 @@ orthogonal          Q from the QR decomposition of a Gaussian   all singular val
                     matrix (Saxe et al. 2014)                   ``gain``: W^k neither
                                                                 explodes nor vanishes
 identity (IRNN)     W = scale * I                               Le, Jaitly & Hinton 2015
+uniform             U(-a, a), PyTorch's RNN/GRU/LSTM default    PyTorch's ``reset_parameters``
+                    ``a = 1 / sqrt(H)``
+gate blocks         k blocks: U Xavier uniform per block, W     one recipe for every gate of
+                    orthogonal per block, b = 0                 a GRU
 ==================  ==========================================  ============================
 
 Every function takes ``rng``, an int seed or a ``numpy.random.Generator``
@@ -142,6 +146,43 @@ def identity(H: int, scale: float = 1.0) -> np.ndarray:
             or not np.isfinite(scale):
         chk.fail(f"scale must be a finite number, got {scale!r}")
     return float(scale) * np.eye(H)
+
+
+def uniform(shape, rng, bound: float) -> np.ndarray:
+    """Entries drawn from U(-bound, bound): PyTorch's default for recurrent layers.
+
+    Parameters
+    ----------
+    shape : (fan_out, fan_in) tuple, or (rows, H) for peepholes.
+    rng : int seed or ``numpy.random.Generator``.
+    bound : positive half-width, ``1 / sqrt(H)`` in PyTorch's ``nn.RNN/GRU/LSTM``.
+
+    Returns
+    -------
+    (fan_out, fan_in) array.
+    """
+    chk = ShapeChecker("uniform")
+    shape = _check_shape(chk, shape)
+    if isinstance(bound, bool) or not isinstance(bound, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(bound) or bound <= 0:
+        chk.fail(f"bound must be a positive finite number, got {bound!r}")
+    return as_rng(rng, "uniform").uniform(-bound, bound, size=shape)
+
+
+def gate_blocks(D: int, H: int, k: int, rng):
+    """``(U (kH, D), W (kH, H), b (kH,))`` for a cell with k gate row blocks (the GRUs).
+
+    ``U``: each (H, D) block Xavier uniform (:func:`xavier_uniform`);
+    ``W``: each (H, H) block a random orthogonal matrix (:func:`orthogonal`);
+    ``b``: zeros.  The blocks are drawn in order from one generator (all of
+    U's, then W's), so a seed gives the same arrays as one (kH, D) draw for U.
+    """
+    chk = ShapeChecker("gate_blocks")
+    D, H, k = chk.positive_int("D", D), chk.positive_int("H", H), chk.positive_int("k", k)
+    rng = as_rng(rng, "gate_blocks")
+    U = np.concatenate([xavier_uniform((H, D), rng) for _ in range(k)], axis=0)
+    W = np.concatenate([orthogonal((H, H), rng) for _ in range(k)], axis=0)
+    return U, W, np.zeros(k * H)
 
 
 def init_rnn_params(D: int, H: int, rng, scheme: str = "xavier") -> RNNParams:

@@ -29,12 +29,15 @@ Shapes: ``x`` (N, T, D), ``h0``, ``c0`` (N, H), ``h``, ``c`` (N, T, H),
 """
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
+from ._gates import tanh_
 from .activations import sigmoid, tanh
+from .initializers import uniform
 
 
 class LSTMParams(NamedTuple):
@@ -101,29 +104,15 @@ class LSTMCache(NamedTuple):
     h_tm: np.ndarray
     params: LSTMParams
 
-    @property
-    def i(self) -> np.ndarray:
-        """Input gate i_t, (T, N, H)."""
+    def block(self, k: int) -> np.ndarray:
+        """Gate block k (0 i, 1 f, 2 g, 3 o) of ``gates``, a (T, N, H) view."""
         H = self.h_tm.shape[2]
-        return self.gates[:, :, 0:H]
+        return self.gates[:, :, k * H:(k + 1) * H]
 
-    @property
-    def f(self) -> np.ndarray:
-        """Forget gate f_t, (T, N, H)."""
-        H = self.h_tm.shape[2]
-        return self.gates[:, :, H:2 * H]
-
-    @property
-    def g(self) -> np.ndarray:
-        """Candidate g_t (the book's c~_t), (T, N, H)."""
-        H = self.h_tm.shape[2]
-        return self.gates[:, :, 2 * H:3 * H]
-
-    @property
-    def o(self) -> np.ndarray:
-        """Output gate o_t, (T, N, H)."""
-        H = self.h_tm.shape[2]
-        return self.gates[:, :, 3 * H:4 * H]
+    i = property(lambda self: self.block(0), doc="Input gate i_t, (T, N, H).")
+    f = property(lambda self: self.block(1), doc="Forget gate f_t, (T, N, H).")
+    g = property(lambda self: self.block(2), doc="Candidate g_t (the book's c~_t), (T, N, H).")
+    o = property(lambda self: self.block(3), doc="Output gate o_t, (T, N, H).")
 
 
 class LSTMSequenceGrads(NamedTuple):
@@ -145,11 +134,8 @@ def _check_params(chk: ShapeChecker, params) -> LSTMParams:
         chk.fail(f"params.W must have shape (4H, H) = ({4 * W.shape[1]}, {W.shape[1]}) "
                  f"(gate blocks i, f, g, o; H = {W.shape[1]} was set by params.W), "
                  f"got ({W.shape[0]}, {W.shape[1]})")
-    U = chk.array("params.U", U, "4H D")
-    b = chk.array("params.b", b, "4H")
-    if P is not None:
-        P = chk.array("params.P", P, "3 H")
-    return LSTMParams(U, W, b, P)
+    U, b = chk.array("params.U", U, "4H D"), chk.array("params.b", b, "4H")
+    return LSTMParams(U, W, b, None if P is None else chk.array("params.P", P, "3 H"))
 
 
 def lstm_step_forward(x, h_prev, c_prev, params: LSTMParams):
@@ -256,10 +242,8 @@ def lstm_forward(x, h0, params: LSTMParams, c0=None):
 
     Notes
     -----
-    The input projection ``x @ U.T + b`` does not depend on the recurrence, so
-    it is computed for all steps, all four gates, in one matrix product before
-    the time loop; each step then adds ``h_{t-1} @ W.T`` (one (N, 4H) product)
-    and applies the activations in place.
+    ``x @ U.T + b`` for all steps and gates is one matrix product before the
+    loop; each step adds ``h_{t-1} @ W.T`` and applies the activations in place.
     """
     chk = ShapeChecker("lstm_forward")
     params = _check_params(chk, params)
@@ -270,12 +254,10 @@ def lstm_forward(x, h0, params: LSTMParams, c0=None):
     c0 = np.zeros((N, H)) if c0 is None else chk.array("c0", c0, "N H")
     U, W, b, P = params
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))    # (T, N, D)
-    # Speed: NumPy's tanh is several times slower than its exp, so every
-    # activation is written with one exp,
-    #     sigmoid(a) = 1 / (1 + exp(-a)),   tanh(a) = 2 / (1 + exp(-2a)) - 1,
-    # and the factors -1 (i, f, o) and -2 (g) are folded into the weights
-    # (exact: powers of two), so a step is: one product, one exp over (N, 4H),
-    # +1, one reciprocal, and 2r - 1 on the g block.
+    # Speed: NumPy's exp is several times faster than its tanh, so with
+    # sigmoid(a) = 1 / (1 + exp(-a)), tanh(a) = 2 / (1 + exp(-2a)) - 1 and the factors
+    # -1 (i, f, o), -2 (g) folded into the weights (exact: powers of two) a step is one
+    # product, one exp over (N, 4H), +1, one reciprocal and 2r - 1 on the g block.
     scale = np.repeat([-1.0, -1.0, -2.0, -1.0], H)       # (4H,)
     Us, WTs, bs = U * scale[:, None], (W * scale[:, None]).T, b * scale
     Ps = None if P is None else -P
@@ -304,11 +286,8 @@ def lstm_forward(x, h0, params: LSTMParams, c0=None):
             np.multiply(a[:, H:2 * H], c_prev, out=c)    # c_t = f_t * c_{t-1}
             c += a[:, 0:H] * g                           #     + i_t * g_t
             th = tanh_c[t]
-            np.multiply(c, -2.0, out=th)                 # tanh(c_t), through exp as above
-            np.exp(th, out=th)
-            th += 1.0
-            np.divide(2.0, th, out=th)
-            th -= 1.0
+            th[...] = c
+            tanh_(th)                                    # tanh(c_t), through exp as above
             np.multiply(a[:, 3 * H:], th, out=h_tm[t])   # h_t = o_t * tanh(c_t)
             h_prev, c_prev = h_tm[t], c
     cache = LSTMCache(x_tm, h0, c0, gates, c_tm, tanh_c, h_tm, params)
@@ -334,10 +313,9 @@ def lstm_backward(dh, cache: LSTMCache, dc_last=None) -> LSTMSequenceGrads:
 
     Notes
     -----
-    Every factor that does not depend on the backward recurrence (the gate
-    derivatives, ``o_t * tanh'(c_t)``) is computed for all steps at once
-    before the loop; the loop itself only combines them with the gradients
-    arriving from step t+1 and does one (N, 4H) x (4H, H) product per step.
+    The factors that do not depend on the recurrence (gate derivatives,
+    ``o_t * tanh'(c_t)``) are computed for all steps before the loop, which
+    only combines them with the gradients from step t+1 (one product per step).
     """
     ShapeChecker("lstm_backward").cache("cache", cache, LSTMCache)
     T, N, H = cache.h_tm.shape
@@ -411,17 +389,12 @@ def init_lstm_params(D: int, H: int, rng, peepholes: bool = False,
     LSTMParams(U (4H, D), W (4H, H), b (4H,), P (3, H) or None)
     """
     chk = ShapeChecker("init_lstm_params")
-    D = chk.positive_int("D", D)
-    H = chk.positive_int("H", H)
-    if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float, np.integer,
-                                                                    np.floating)) \
+    D, H = chk.positive_int("D", D), chk.positive_int("H", H)
+    if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real) \
             or not np.isfinite(forget_bias):
         chk.fail(f"forget_bias must be a finite number, got {forget_bias!r}")
-    gen = as_rng(rng, "init_lstm_params")
-    k = 1.0 / np.sqrt(H)
-    U = gen.uniform(-k, k, (4 * H, D))
-    W = gen.uniform(-k, k, (4 * H, H))
+    gen, k = as_rng(rng, "init_lstm_params"), 1.0 / np.sqrt(H)   # PyTorch's default bound
+    U, W = uniform((4 * H, D), gen, k), uniform((4 * H, H), gen, k)
     b = np.zeros(4 * H)
     b[H:2 * H] = forget_bias
-    P = gen.uniform(-k, k, (3, H)) if peepholes else None
-    return LSTMParams(U, W, b, P)
+    return LSTMParams(U, W, b, uniform((3, H), gen, k) if peepholes else None)

@@ -109,3 +109,30 @@ def test_init_output_params():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_uniform_bound_and_errors():
+    from rnncourse.initializers import uniform
+    a = uniform((400, 30), 0, 0.25)
+    assert a.shape == (400, 30) and np.abs(a).max() <= 0.25
+    assert abs(a.var() - 0.25 ** 2 / 3) < 0.02 * 0.25 ** 2          # Var U(-a, a) = a^2 / 3
+    np.testing.assert_array_equal(a, np.random.default_rng(0).uniform(-0.25, 0.25, (400, 30)))
+    with pytest.raises(ValueError, match=r"uniform: bound must be a positive finite number, got 0"):
+        uniform((2, 2), 0, 0)
+
+
+def test_gate_blocks_are_xavier_and_orthogonal_per_block():
+    from rnncourse.initializers import gate_blocks
+    D, H, k = 5, 4, 3
+    U, W, b = gate_blocks(D, H, k, 7)
+    assert U.shape == (k * H, D) and W.shape == (k * H, H) and b.shape == (k * H,)
+    np.testing.assert_array_equal(b, 0)
+    assert np.abs(U).max() <= np.sqrt(6 / (D + H))                    # Xavier bound of one block
+    for j in range(k):
+        Wj = W[j * H:(j + 1) * H]
+        np.testing.assert_allclose(Wj.T @ Wj, np.eye(H), atol=1e-12)  # orthogonal block
+    # the same draws as the GRU initialisers (one generator, U blocks first, then W blocks)
+    from rnncourse.gru import init_gru_params
+    p = init_gru_params(D, H, 7)
+    np.testing.assert_array_equal(p.U, U)
+    np.testing.assert_array_equal(p.W, W)
