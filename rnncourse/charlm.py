@@ -28,14 +28,14 @@ feed ``onehot(c)`` back in, repeat.
 """
 from __future__ import annotations
 
+import numbers
 import time
-from functools import lru_cache
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
-from .cells import Cell, check_cell_params, get_cell
+from .cells import Cell, check_cell_params, get_cell, params_type
 from .clipping import clip_by_global_norm
 from .initializers import init_output_params
 from .optim import adam_init, adam_step, sgd_step
@@ -83,15 +83,10 @@ def _cell(chk: ShapeChecker, cell) -> Cell:
         chk.fail(str(err).split(": ", 1)[1])
 
 
-@lru_cache(maxsize=None)
-def _params_type(name: str) -> type:
-    return type(get_cell(name).init(1, 1, 0))
-
-
 def _check_params(chk: ShapeChecker, params, c: Cell):
     if not isinstance(params, CharLMParams):
         chk.fail(f"params must be CharLMParams(cell, output), got {type(params).__name__}")
-    want = _params_type(c.name)
+    want = params_type(c)
     if type(params.cell) is not want:
         chk.fail(f"params.cell must be the parameters of a {c.name!r} cell ({want.__name__}), "
                  f"got {type(params.cell).__name__}")
@@ -108,13 +103,9 @@ def _check_params(chk: ShapeChecker, params, c: Cell):
 def perplexity(loss_per_char):
     """Perplexity ``exp(loss_per_char)`` of a loss in nats per character.
 
-    Parameters
-    ----------
-    loss_per_char : float or array, non-negative (e.g. ``loss / T`` from :func:`charlm_loss`).
-
-    Returns
-    -------
-    float (or array of the same shape); K for a uniform guess over K symbols, 1 for a sure one.
+    ``loss_per_char``: float or array, non-negative (e.g. ``loss / T`` from
+    :func:`charlm_loss`).  Returns a float (or an array of the same shape): K for
+    a uniform guess over K symbols, 1 for a sure one.
     """
     arr = np.asarray(loss_per_char, dtype=np.float64)
     if np.any(np.isnan(arr)) or np.any(arr < 0):
@@ -230,17 +221,13 @@ def train_charlm(data, vocab: Optional[Vocabulary] = None, hidden: int = 64, ste
     if vocab is None and isinstance(data, str):
         vocab = Vocabulary.from_text(data)
     encoded = _encoded(chk, data, vocab)
-    steps = chk.positive_int("steps", steps)
-    T = chk.positive_int("seq_len", seq_len)
-    N = chk.positive_int("batch", batch)
-    log_every = chk.positive_int("log_every", log_every)
+    steps, T = chk.positive_int("steps", steps), chk.positive_int("seq_len", seq_len)
+    N, log_every = chk.positive_int("batch", batch), chk.positive_int("log_every", log_every)
     chk.choice("optimizer", optimizer, ("adam", "sgd"))
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(lr) or lr <= 0:
-        chk.fail(f"lr must be a positive finite number, got {lr!r}")
-    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float, np.integer, np.floating))
-                             or not np.isfinite(clip) or clip <= 0):
-        chk.fail(f"clip must be a positive finite number or None, got {clip!r}")
+    for name, value in (("lr", lr), ("clip", clip)):
+        if (name == "lr" or value is not None) and not _positive_number(value):
+            chk.fail(f"{name} must be a positive finite number{' or None' * (name == 'clip')}, "
+                     f"got {value!r}")
     gen = as_rng(seed, "train_charlm")
     if params is None:
         if not isinstance(vocab, Vocabulary):
@@ -323,57 +310,23 @@ def evaluate_charlm(params: CharLMParams, data, vocab: Optional[Vocabulary] = No
         loss, _ = softmax_cross_entropy(scores, y_idx)      # mean over windows
         return loss * x_idx.shape[0]
 
-    total = 0.0
-    full = (L - 1) // T                                     # complete windows
+    total, full = 0.0, (L - 1) // T                         # complete windows
     if full:
         idx = np.arange(full * T).reshape(full, T)
         total += summed_nll(encoded[idx], encoded[idx + 1])
-    rest = (L - 1) - full * T
-    if rest:
-        s = full * T
-        total += summed_nll(encoded[None, s:s + rest], encoded[None, s + 1:s + rest + 1])
+    s = full * T
+    if s < L - 1:                                           # the rest: one shorter window
+        total += summed_nll(encoded[None, s:L - 1], encoded[None, s + 1:L])
     return total / (L - 1)
 
 
-def _stepper(c: Cell):
-    """(init_state(H), step(x (1, K), state, cell_params) -> (h (1, H), state)) for sampling."""
-    name = c.name
-    if name in ("rnn", "rnn_relu"):
-        from .rnn import rnn_step_forward
-        act = "tanh" if name == "rnn" else "relu"
-
-        def step(x, state, p):
-            h, _ = rnn_step_forward(x, state, p, act)
-            return h, h
-    elif name == "simple_gru":
-        from .gru import simple_gru_step_forward
-
-        def step(x, state, p):
-            h, _ = simple_gru_step_forward(x, state, p)
-            return h, h
-    elif name in ("gru", "gru_reset_after"):
-        from .gru import gru_step_forward
-        reset_after = name == "gru_reset_after"
-
-        def step(x, state, p):
-            h, _ = gru_step_forward(x, state, p, reset_after=reset_after)
-            return h, h
-    elif name == "lstm":
-        from .lstm import lstm_step_forward
-
-        def step(x, state, p):
-            h, cc, _ = lstm_step_forward(x, state[0], state[1], p)
-            return h, (h, cc)
-
-        return (lambda H: (np.zeros((1, H)), np.zeros((1, H)))), step
-    else:
-        raise ValueError(f"sample: no step function for cell {name!r}")
-    return (lambda H: np.zeros((1, H))), step
+def _positive_number(value, allow_zero: bool = False) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and bool(np.isfinite(value)) and (value > 0 or (allow_zero and value == 0))
 
 
 def _check_temperature(chk: ShapeChecker, temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(temperature) or temperature < 0:
+    if not _positive_number(temperature, allow_zero=True):
         chk.fail(f"temperature must be a finite number >= 0 (0 = always the most likely "
                  f"character), got {temperature!r}")
     return float(temperature)
@@ -415,7 +368,8 @@ def sample(params: CharLMParams, vocab: Vocabulary, n: int = 200, seed=0,
         chk.fail(f"n must be a non-negative integer, got {n!r}")
     tau = _check_temperature(chk, temperature)
     gen = as_rng(seed, "sample")
-    init_state, step = _stepper(c)
+    if c.step_forward is None:
+        chk.fail(f"cell {c.name!r} has no step_forward, which sampling needs")
     V, b_y = params.output
 
     # Warm up: the EOS symbol ("a sequence starts here"), then the prefix.
@@ -424,10 +378,10 @@ def sample(params: CharLMParams, vocab: Vocabulary, n: int = 200, seed=0,
     if vocab.eos_index is not None:
         warm.insert(0, vocab.eos_index)
     eye = np.eye(K)                                         # eye[k:k+1] = onehot(k), (1, K)
-    state = init_state(H)
+    state = c.init_state(1, H)
     for k in warm or [None]:
         x = np.zeros((1, K)) if k is None else eye[k:k + 1]
-        h, state = step(x, state, params.cell)
+        h, state, _ = c.step_forward(x, state, params.cell)    # through the cell's step
 
     out = []
     for i in range(n):
@@ -441,5 +395,5 @@ def sample(params: CharLMParams, vocab: Vocabulary, n: int = 200, seed=0,
             break
         out.append(k)
         if i + 1 < n:                                       # feed the draw back in
-            h, state = step(eye[k:k + 1], state, params.cell)
+            h, state, _ = c.step_forward(eye[k:k + 1], state, params.cell)
     return prefix + vocab.decode(np.array(out, dtype=np.int64))

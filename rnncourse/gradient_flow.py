@@ -23,48 +23,42 @@ every other value reads as an amplification factor of a unit gradient.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
-
-#: Cells understood by :func:`hidden_gradient_norms`.
-CELLS = ("rnn", "rnn_relu", "simple_gru", "gru", "lstm")
+from .cells import cell_names, get_cell, has_cell_state
 
 
-def _step_functions(cell: str, params):
-    """(forward(x_t, state, params) -> (state, cache), backward(dstate, cache) -> dstate_prev)."""
-    if cell in ("rnn", "rnn_relu"):
-        from .rnn import rnn_step_backward, rnn_step_forward
-        act = "tanh" if cell == "rnn" else "relu"
-        return (lambda x, h, p: rnn_step_forward(x, h, p, act),
-                lambda dh, cache: rnn_step_backward(dh, cache).dh_prev)
-    if cell == "simple_gru":
-        from .gru import simple_gru_step_backward, simple_gru_step_forward
-        return simple_gru_step_forward, lambda dh, cache: simple_gru_step_backward(dh, cache).dh_prev
-    if cell == "gru":
-        from .gru import gru_step_backward, gru_step_forward
-        reset_after = getattr(params, "b_hn", None) is not None
-        return (lambda x, h, p: gru_step_forward(x, h, p, reset_after=reset_after),
-                lambda dh, cache: gru_step_backward(dh, cache).dh_prev)
-    raise AssertionError(cell)  # pragma: no cover - lstm is handled separately
+def _resolve(chk: ShapeChecker, cell, params):
+    """The Cell for ``cell``; ``"gru"`` follows the parameters (``b_hn`` given: reset-after)."""
+    if cell == "gru" and getattr(params, "b_hn", None) is not None:
+        cell = "gru_reset_after"
+    try:
+        c = get_cell(cell)
+    except ValueError:
+        chk.fail(f"cell must be one of {', '.join(repr(n) for n in cell_names())} or a Cell, "
+                 f"got {cell!r}")
+    if c.step_forward is None or c.step_backward is None:
+        chk.fail(f"cell {c.name!r} has no step functions (step_forward, step_backward)")
+    return c
 
 
-def hidden_gradient_norms(cell: str, x, params, h0=None, *, c0=None, seed=0,
+def hidden_gradient_norms(cell, x, params, h0=None, *, c0=None, seed=0,
                           dh_last=None, return_cell: bool = False):
     r"""Mean norm of :math:`\partial L / \partial h_k` for every step k, for a loss on h_T.
 
     Parameters
     ----------
-    cell : ``"rnn"`` (tanh), ``"rnn_relu"``, ``"simple_gru"``, ``"gru"`` or ``"lstm"``.
-        For ``"gru"`` the variant follows the parameters: ``reset_after=True``
-        when ``params.b_hn`` is given, else the notes' ``reset_after=False``.
+    cell : a registered cell name (:func:`rnncourse.cells.cell_names`: ``"rnn"`` (tanh),
+        ``"rnn_relu"``, ``"simple_gru"``, ``"gru"``, ``"gru_reset_after"``, ``"lstm"``, ...)
+        or a :class:`~rnncourse.cells.Cell`.  For ``"gru"`` the variant follows the
+        parameters: ``reset_after=True`` when ``params.b_hn`` is given, else the
+        notes' ``reset_after=False``.
     x : (N, T, D) inputs.
     params : the cell's parameters (``RNNParams``, ``SimpleGRUParams``,
-        ``GRUParams`` or ``LSTMParams``).
+        ``GRUParams``, ``LSTMParams``, ...).
     h0 : (N, H) initial hidden state (``None`` means zeros).
-    c0 : (N, H) initial LSTM cell state (``None`` means zeros; LSTM only).
+    c0 : (N, H) initial cell state (``None`` means zeros; cells with one, the LSTM).
     seed : int or Generator for the direction ``g`` (ignored if ``dh_last`` is given).
     dh_last : (N, H) optional explicit :math:`\partial L / \partial h_T` instead of
         the random unit direction (e.g. ``h_T`` itself for ``L = 0.5 ||h_T||^2``).
@@ -81,15 +75,16 @@ def hidden_gradient_norms(cell: str, x, params, h0=None, *, c0=None, seed=0,
 
     Notes
     -----
-    Here :math:`\partial L / \partial h_k` is the gradient with respect to the
-    *state* h_k (what ``*_step_backward`` returns as ``dh_prev`` of step k+1);
+    The cell runs through its step functions (``Cell.step_forward`` and
+    ``Cell.step_backward``).  Here :math:`\partial L / \partial h_k` is the
+    gradient with respect to the *state* h_k (``dstate_prev`` of step k+1);
     for the LSTM the cell state :math:`c_k` is held fixed, since (h_k, c_k)
     together are the state.  The loss is
     :math:`L = \sum_n g_n \cdot h_T[n]` with :math:`g_n` drawn from N(0, I)
     and scaled to unit norm.
     """
     chk = ShapeChecker("hidden_gradient_norms")
-    chk.choice("cell", cell, CELLS)
+    c = _resolve(chk, cell, params)
     if not isinstance(params, tuple) or not hasattr(params, "W"):
         chk.fail(f"params must be the cell's parameter NamedTuple, got {type(params).__name__}")
     W = np.asarray(params.W)
@@ -100,43 +95,33 @@ def hidden_gradient_norms(cell: str, x, params, h0=None, *, c0=None, seed=0,
     N, T, _ = x.shape
     H = W.shape[1]
     chk.dims["H"], chk.source["H"] = H, "params.W"
-    h = np.zeros((N, H)) if h0 is None else chk.array("h0", h0, "N H")
-    if cell != "lstm" and (c0 is not None or return_cell):
-        chk.fail(f"c0 and return_cell are for cell='lstm' only, got cell={cell!r}")
+    if not has_cell_state(c) and (c0 is not None or return_cell):
+        chk.fail(f"c0 and return_cell are for cells with a cell state (cell='lstm'), "
+                 f"got cell={c.name!r}")
+    state = list(c.init_state(N, H))
+    if h0 is not None:
+        state[0] = chk.array("h0", h0, "N H")
+    if c0 is not None:
+        state[1] = chk.array("c0", c0, "N H")
+    state = tuple(state)
     if dh_last is None:
         g = as_rng(seed, "hidden_gradient_norms").normal(size=(N, H))
         g /= np.linalg.norm(g, axis=1, keepdims=True)
     else:
         g = chk.array("dh_last", dh_last, "N H")
-    norms = np.empty(T)
 
-    if cell == "lstm":
-        from .lstm import lstm_step_backward, lstm_step_forward
-        c = np.zeros((N, H)) if c0 is None else chk.array("c0", c0, "N H")
-        caches = []
-        for t in range(T):
-            h, c, cache = lstm_step_forward(x[:, t], h, c, params)
-            caches.append(cache)
-        cell_norms = np.empty(T)
-        dh, dc = g, np.zeros((N, H))
-        for t in range(T - 1, -1, -1):
-            norms[t] = np.linalg.norm(dh, axis=1).mean()               # dL/dh_{t+1}, c fixed
-            cache = caches[t]
-            dc_total = dc + dh * cache.o * (1.0 - cache.tanh_c ** 2)     # h_t = o_t * tanh(c_t)
-            cell_norms[t] = np.linalg.norm(dc_total, axis=1).mean()
-            if t:
-                grads = lstm_step_backward(dh, dc, cache)
-                dh, dc = grads.dh_prev, grads.dc_prev
-        return (norms, cell_norms) if return_cell else norms
-
-    forward, backward = _step_functions(cell, params)
     caches = []
     for t in range(T):
-        h, cache = forward(x[:, t], h, params)
+        _h, state, cache = c.step_forward(x[:, t], state, params)
         caches.append(cache)
-    dh = g
+    norms, cell_norms = np.empty(T), np.empty(T)
+    dstate = (g,) + tuple(np.zeros((N, H)) for _ in state[1:])     # dL/d(h_T, c_T, ...)
     for t in range(T - 1, -1, -1):
-        norms[t] = np.linalg.norm(dh, axis=1).mean()                  # ||dL/dh_{t+1}||
+        norms[t] = np.linalg.norm(dstate[0], axis=1).mean()         # ||dL/dh_{t+1}||, c fixed
+        if return_cell:                                             # h_t = o_t * tanh(c_t)
+            cache = caches[t]
+            dc_total = dstate[1] + dstate[0] * cache.o * (1.0 - cache.tanh_c ** 2)
+            cell_norms[t] = np.linalg.norm(dc_total, axis=1).mean()
         if t:
-            dh = backward(dh, caches[t])                               # through h_{t+1} = F(h_t)
-    return norms
+            _dx, dstate, _dp = c.step_backward(dstate, caches[t])   # through h_{t+1} = F(h_t)
+    return (norms, cell_norms) if return_cell else norms

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from rnncourse.cells import CELL_NAMES
 from rnncourse.gradcheck import numerical_gradient
 from rnncourse.gradient_flow import hidden_gradient_norms
 from rnncourse.initializers import orthogonal
@@ -104,14 +105,16 @@ def _states(cell, x, h0, p):
     return [run(x[:, :t + 1], h0, None) for t in range(x.shape[1])], None, None
 
 
-@pytest.mark.parametrize("cell", ["rnn", "rnn_relu", "simple_gru", "gru", "gru_reset_after", "lstm"])
+@pytest.mark.parametrize("cell", CELL_NAMES)                   # every registered cell
 @pytest.mark.parametrize("N,T,D,H", [(1, 1, 2, 3), (2, 5, 3, 2)])
 def test_all_cells_against_finite_differences_on_the_state(cell, N, T, D, H):
     name = "gru" if cell == "gru_reset_after" else cell
     rng = np.random.default_rng(2)
     p = _params(cell, D, H, seed=3)
     x, h0, g = rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
-    norms = hidden_gradient_norms(name, x, p, h0, dh_last=g)
+    norms = hidden_gradient_norms(cell, x, p, h0, dh_last=g)
+    # "gru" picks the variant from the parameters (b_hn given: reset after), as before
+    np.testing.assert_array_equal(hidden_gradient_norms(name, x, p, h0, dh_last=g), norms)
     hs, cs, os_ = _states(name, x, h0, p)
     run = _sequence_forward(name, p)
     expected = np.empty(T)
@@ -156,11 +159,11 @@ def test_lstm_forget_gate_open_keeps_cell_gradient():
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda x, p: hidden_gradient_norms("lstm2", x, p), r"hidden_gradient_norms: cell must be one of 'rnn', 'rnn_relu', 'simple_gru', 'gru', 'lstm', got 'lstm2'"),
+    (lambda x, p: hidden_gradient_norms("lstm2", x, p), r"hidden_gradient_norms: cell must be one of 'rnn', 'rnn_relu', 'simple_gru', 'gru', 'gru_reset_after', 'lstm' or a Cell, got 'lstm2'"),
     (lambda x, p: hidden_gradient_norms("rnn", x[0], p), r"hidden_gradient_norms: x must have 3 dimensions \(N, T, D\), got shape \(4, 2\)"),
     (lambda x, p: hidden_gradient_norms("rnn", x, p, np.zeros((3, 5))), r"h0 must have shape \(N, H\) = \(3, 4\), got \(3, 5\)"),
     (lambda x, p: hidden_gradient_norms("rnn", x, p, dh_last=np.zeros((2, 4))), r"dh_last must have shape \(N, H\) = \(3, 4\), got \(2, 4\)"),
-    (lambda x, p: hidden_gradient_norms("rnn", x, p, return_cell=True), r"c0 and return_cell are for cell='lstm' only"),
+    (lambda x, p: hidden_gradient_norms("rnn", x, p, return_cell=True), r"c0 and return_cell are for cells with a cell state \(cell='lstm'\), got cell='rnn'"),
     (lambda x, p: hidden_gradient_norms("rnn", x, (1, 2)), r"params must be the cell's parameter NamedTuple, got tuple"),
     (lambda x, p: hidden_gradient_norms("rnn", x, p._replace(U=np.zeros((4, 3)))), r"hidden_gradient_norms: params.U must have shape \(rows, D\) = \(rows, 2\), got \(4, 3\) \(D = 2 was set by x\)"),
 ])
