@@ -24,19 +24,20 @@ back::
 and its gradient is the cell's backward pass on the reversed upstream
 gradient, reversed back.  ``h0`` and ``dh0`` are stacked (2, N, H): index 0
 is the forward direction's initial state (before x_1), index 1 the backward
-direction's (after x_T), as in PyTorch's ``h_0`` for one layer.
+direction's (after x_T), as in PyTorch's ``h_0`` for one layer; an LSTM's
+``c0`` and ``dc0`` are stacked the same way (PyTorch's ``c_0``).
 
 Notation: Ng writes ``a->^<t>`` and ``a<-^<t>`` and
 ``y^<t> = g(W_y [a->^<t>, a<-^<t>] + b_y)``.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
 from ._validation import ShapeChecker
-from .cells import check_cell_params, get_cell
+from .cells import check_cell_params, get_cell, has_cell_state
 
 
 class BidirectionalParams(NamedTuple):
@@ -52,12 +53,14 @@ class BidirectionalParams(NamedTuple):
 
 
 class BidirectionalCache(NamedTuple):
-    """What :func:`bidirectional_backward` needs: the cell, H, both directions' caches."""
+    """What :func:`bidirectional_backward` needs: the cell, H, both directions' caches,
+    and whether the forward pass was given a cell state ``c0`` (then ``dc0`` is returned)."""
 
     cell: Any
     H: int
     cache_forward: Any
     cache_backward: Any
+    has_c0: bool = False
 
 
 class BidirectionalGrads(NamedTuple):
@@ -66,11 +69,13 @@ class BidirectionalGrads(NamedTuple):
     dx : (N, T, D)  sum of both directions' input gradients.
     dh0 : (2, N, H)  gradient for h0 (index 0 forward, 1 backward direction).
     dparams : BidirectionalParams of gradients (same structure as params).
+    dc0 : (2, N, H) gradient for an LSTM's c0, or None when no c0 was given.
     """
 
     dx: np.ndarray
     dh0: np.ndarray
     dparams: BidirectionalParams
+    dc0: Optional[np.ndarray] = None
 
 
 def check_bidirectional_params(chk: ShapeChecker, params, cell, name: str = "params"):
@@ -92,7 +97,7 @@ def check_bidirectional_params(chk: ShapeChecker, params, cell, name: str = "par
     return sizes[0]
 
 
-def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None):
+def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None, *, c0=None):
     r"""Run a bidirectional layer over a whole sequence.
 
     .. math::
@@ -113,6 +118,9 @@ def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None):
     h0 : (2, N, H) or None
         Initial states: ``h0[0]`` for the forward direction (before x_1),
         ``h0[1]`` for the backward direction (after x_T).  ``None``: zeros.
+    c0 : (2, N, H) or None, keyword only
+        Initial cell states of a cell with one (the LSTM), stacked like ``h0``
+        (PyTorch's ``c_0``).  ``None``: zeros.
 
     Returns
     -------
@@ -127,18 +135,18 @@ def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None):
     chk.dims.update(D=D, H=H)
     chk.source.update(D="params.forward.U", H="params.forward.W")
     x = chk.array("x", x, "N T D")
-    if h0 is None:
-        h0_f = h0_b = None
-    else:
-        h0 = chk.array("h0", h0, "2 N H")
-        h0_f, h0_b = h0[0], h0[1]
+    h0 = (None, None) if h0 is None else chk.array("h0", h0, "2 N H")
+    if c0 is not None and not has_cell_state(cell):
+        chk.fail(f"c0 is only for cells with a cell state (such as 'lstm'); the {cell.name!r} "
+                 f"cell's state is {cell.state_names}, got c0 of shape {np.shape(c0)}")
+    kw = [{}, {}] if c0 is None else [{"c0": c} for c in chk.array("c0", c0, "2 N H")]
     with chk.renamed("params", "params.forward"):
-        h_f, cache_f = cell.forward(x, h0_f, params.forward)           # left to right
-    x_rev = np.ascontiguousarray(x[:, ::-1])                            # x_T, ..., x_1
+        h_f, cache_f = cell.forward(x, h0[0], params.forward, **kw[0])          # left to right
+    x_rev = np.ascontiguousarray(x[:, ::-1])                                     # x_T, ..., x_1
     with chk.renamed("params", "params.backward"):
-        h_b_rev, cache_b = cell.forward(x_rev, h0_b, params.backward)  # right to left
-    h = np.concatenate([h_f, h_b_rev[:, ::-1]], axis=2)                 # [h->_t ; h<-_t]
-    return h, BidirectionalCache(cell, H, cache_f, cache_b)
+        h_b_rev, cache_b = cell.forward(x_rev, h0[1], params.backward, **kw[1])  # right to left
+    h = np.concatenate([h_f, h_b_rev[:, ::-1]], axis=2)                          # [h->_t ; h<-_t]
+    return h, BidirectionalCache(cell, H, cache_f, cache_b, c0 is not None)
 
 
 def bidirectional_backward(dh, cache: BidirectionalCache) -> BidirectionalGrads:
@@ -151,7 +159,8 @@ def bidirectional_backward(dh, cache: BidirectionalCache) -> BidirectionalGrads:
 
     Returns
     -------
-    BidirectionalGrads(dx (N, T, D), dh0 (2, N, H), dparams BidirectionalParams)
+    BidirectionalGrads(dx (N, T, D), dh0 (2, N, H), dparams BidirectionalParams,
+    dc0 (2, N, H) when the forward pass was given ``c0``, else None)
     """
     ShapeChecker("bidirectional_backward").cache("cache", cache, BidirectionalCache)
     H = cache.H
@@ -163,4 +172,5 @@ def bidirectional_backward(dh, cache: BidirectionalCache) -> BidirectionalGrads:
     g_b = cell.backward(np.ascontiguousarray(dh[:, ::-1, H:]), cache.cache_backward)
     dx = g_f.dx + g_b.dx[:, ::-1]                # x feeds both directions (x_rev = reverse(x))
     dh0 = np.stack([g_f.dh0, g_b.dh0])
-    return BidirectionalGrads(dx, dh0, BidirectionalParams(g_f.dparams, g_b.dparams))
+    dc0 = np.stack([g_f.dc0, g_b.dc0]) if getattr(cache, "has_c0", False) else None
+    return BidirectionalGrads(dx, dh0, BidirectionalParams(g_f.dparams, g_b.dparams), dc0)

@@ -16,10 +16,13 @@ Each layer has its own parameters (shared over time, not over layers).  With
 
 In the code ``h[l][:, t]`` (0-based l and t) is ``a^[l+1]<t+1>``: ``layers[0]``
 has input size D, ``layers[l]`` for l > 0 has input size H_{l-1} (or 2 H_{l-1}
-when bidirectional), the hidden size of the layer below.  All initial states
-are zero.  This is PyTorch's ``nn.RNN(D, H, num_layers=L, batch_first=True,
-bidirectional=...)`` without dropout: ``layers[l]`` holds ``weight_ih_l{l}``,
-``weight_hh_l{l}`` (and the ``_reverse`` ones in ``.backward``).
+when bidirectional), the hidden size of the layer below.  This is PyTorch's
+``nn.RNN(D, H, num_layers=L, batch_first=True, bidirectional=...)`` without
+dropout: ``layers[l]`` holds ``weight_ih_l{l}``, ``weight_hh_l{l}`` (and the
+``_reverse`` ones in ``.backward``).  Initial states are zero unless given,
+stacked as PyTorch's ``h_0`` (and an LSTM's ``c_0``): (L * dirs, N, H) with
+entry ``l * dirs + d`` for layer l and direction d (dirs = 2 when
+bidirectional, else 1); their gradients come back in the same layout.
 
 The backward pass goes down the stack: the gradient with respect to layer
 l's input sequence is the gradient with respect to layer l-1's output, so
@@ -27,31 +30,40 @@ l's input sequence is the gradient with respect to layer l-1's output, so
 """
 from __future__ import annotations
 
-from typing import Any, List, NamedTuple
+from typing import Any, List, NamedTuple, Optional
 
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
 from .bidirectional import (BidirectionalParams, bidirectional_backward,
                             bidirectional_forward, check_bidirectional_params)
-from .cells import check_cell_params, get_cell
+from .cells import check_cell_params, get_cell, has_cell_state
 
 
 class DeepCache(NamedTuple):
     """What :func:`deep_backward` needs: cell, bidirectional flag, one cache per layer,
-    and the top layer's output size (H or 2H)."""
+    the top layer's output size (H or 2H), and whether ``h0`` / ``c0`` were given."""
 
     cell: Any
     bidirectional: bool
     caches: List[Any]
     out_size: int
+    has_h0: bool = False
+    has_c0: bool = False
 
 
 class DeepGrads(NamedTuple):
-    """Gradients of a deep RNN: dx (N, T, D) and dlayers (list, same structure as layers)."""
+    """Gradients of a deep RNN.
+
+    dx : (N, T, D).  dlayers : list, same structure as layers.
+    dh0, dc0 : (L * dirs, N, H) gradients for the ``h0`` / ``c0`` given to
+        :func:`deep_forward` (PyTorch's layout), None when not given.
+    """
 
     dx: np.ndarray
     dlayers: List[Any]
+    dh0: Optional[np.ndarray] = None
+    dc0: Optional[np.ndarray] = None
 
 
 def _check_layers(chk: ShapeChecker, layers, cell, bidirectional: bool, D: int):
@@ -83,7 +95,24 @@ def _check_layers(chk: ShapeChecker, layers, cell, bidirectional: bool, D: int):
     return out_sizes
 
 
-def deep_forward(x, layers, cell="rnn", bidirectional: bool = False):
+def _initial_states(chk: ShapeChecker, name: str, value, L: int, dirs: int, N: int, H_of):
+    """Split a stacked (L * dirs, N, H) initial state into one entry per layer (None: zeros).
+
+    A layer's entry is an (N, H) array, or a (2, N, H) stack when bidirectional.
+    """
+    if value is None:
+        return [None] * L
+    sizes = set(H_of)
+    if len(sizes) != 1:
+        chk.fail(f"{name} needs every layer to have the same hidden size H (PyTorch's layout "
+                 f"(L * dirs, N, H)), got hidden sizes {list(H_of)}")
+    chk.dims.update(LD=L * dirs, N=N, H=sizes.pop())
+    chk.source.update(LD="layers (L * dirs)", N="x", H="layers")
+    arr = chk.array(name, value, "LD N H")
+    return [arr[l * dirs] if dirs == 1 else arr[l * dirs:(l + 1) * dirs] for l in range(L)]
+
+
+def deep_forward(x, layers, cell="rnn", bidirectional: bool = False, *, h0=None, c0=None):
     r"""Run a stack of recurrent layers over a whole sequence.
 
     .. math::
@@ -102,6 +131,10 @@ def deep_forward(x, layers, cell="rnn", bidirectional: bool = False):
         ``layers[l-1]`` (H, or 2H when bidirectional).
     cell : str or Cell, registry name (default ``"rnn"``), same for every layer.
     bidirectional : bool, every layer bidirectional or none.
+    h0 : (L * dirs, N, H) or None, keyword only: initial states, entry
+        ``l * dirs + d`` for layer l, direction d (PyTorch's ``h_0``); zeros when None.
+    c0 : (L * dirs, N, H) or None, keyword only: an LSTM's initial cell
+        states, same layout (PyTorch's ``c_0``); zeros when None.
 
     Returns
     -------
@@ -112,7 +145,7 @@ def deep_forward(x, layers, cell="rnn", bidirectional: bool = False):
 
     Notes
     -----
-    Initial states are zero in every layer and direction.
+    Without ``h0`` / ``c0`` the initial states are zero in every layer and direction.
     """
     chk = ShapeChecker("deep_forward")
     cell = get_cell(cell)
@@ -120,16 +153,25 @@ def deep_forward(x, layers, cell="rnn", bidirectional: bool = False):
         chk.fail(f"bidirectional must be True or False, got {bidirectional!r}")
     x = chk.array("x", x, "N T D")
     out_sizes = _check_layers(chk, layers, cell, bool(bidirectional), x.shape[2])
+    if c0 is not None and not has_cell_state(cell):
+        chk.fail(f"c0 is only for cells with a cell state (such as 'lstm'); the {cell.name!r} "
+                 f"cell's state is {cell.state_names}, got c0 of shape {np.shape(c0)}")
+    dirs = 2 if bidirectional else 1
+    hidden = [o // dirs for o in out_sizes]
+    h0s = _initial_states(chk, "h0", h0, len(layers), dirs, x.shape[0], hidden)
+    c0s = _initial_states(chk, "c0", c0, len(layers), dirs, x.shape[0], hidden)
     caches = []
     a = x                                                  # a^[0]<t> = x_t
     for l, p in enumerate(layers):
+        kw = {} if c0s[l] is None else {"c0": c0s[l]}
         with chk.renamed("params", f"layers[{l}]"):
-            if bidirectional:
-                a, c = bidirectional_forward(a, p, cell)   # a^[l] = [a->^[l] ; a<-^[l]]
-            else:
-                a, c = cell.forward(a, None, p)            # a^[l] = cell(a^[l-1], a^[l]<t-1>)
+            if bidirectional:                              # a^[l] = [a->^[l] ; a<-^[l]]
+                a, c = bidirectional_forward(a, p, cell, h0s[l], **kw)
+            else:                                          # a^[l] = cell(a^[l-1], a^[l]<t-1>)
+                a, c = cell.forward(a, h0s[l], p, **kw)
         caches.append(c)
-    return a, DeepCache(cell, bool(bidirectional), caches, out_sizes[-1])
+    return a, DeepCache(cell, bool(bidirectional), caches, out_sizes[-1],
+                        h0 is not None, c0 is not None)
 
 
 def deep_backward(dh_top, cache: DeepCache) -> DeepGrads:
@@ -143,21 +185,30 @@ def deep_backward(dh_top, cache: DeepCache) -> DeepGrads:
 
     Returns
     -------
-    DeepGrads(dx (N, T, D), dlayers) where ``dlayers[l]`` has the type and
-    shapes of ``layers[l]``.
+    DeepGrads(dx (N, T, D), dlayers, dh0, dc0) where ``dlayers[l]`` has the
+    type and shapes of ``layers[l]``; ``dh0`` / ``dc0`` (L * dirs, N, H) when
+    the forward pass was given ``h0`` / ``c0``, else None.
     """
     ShapeChecker("deep_backward").cache("cache", cache, DeepCache)
     chk = ShapeChecker("deep_backward", O=cache.out_size)
     da = chk.array("dh_top", dh_top, "N T O")
-    dlayers = [None] * len(cache.caches)
-    for l in range(len(cache.caches) - 1, -1, -1):
+    L = len(cache.caches)
+    dlayers, dh0s, dc0s = [None] * L, [None] * L, [None] * L
+    for l in range(L - 1, -1, -1):
         if cache.bidirectional:
             g = bidirectional_backward(da, cache.caches[l])
         else:
             g = cache.cell.backward(da, cache.caches[l])
-        dlayers[l] = g.dparams
+        dlayers[l], dh0s[l], dc0s[l] = g.dparams, g.dh0, getattr(g, "dc0", None)
         da = g.dx                                          # layer l's input = layer l-1's output
-    return DeepGrads(da, dlayers)
+
+    def stacked(parts, given):                             # (L * dirs, N, H), PyTorch's layout
+        if not given:
+            return None
+        return np.concatenate(parts) if cache.bidirectional else np.stack(parts)
+
+    return DeepGrads(da, dlayers, stacked(dh0s, getattr(cache, "has_h0", False)),
+                     stacked(dc0s, getattr(cache, "has_c0", False)))
 
 
 def init_deep_params(D, H, L, rng, cell="rnn", bidirectional: bool = False):

@@ -4,9 +4,10 @@ import pytest
 
 from rnncourse.bidirectional import (BidirectionalGrads, BidirectionalParams,
                                      bidirectional_backward, bidirectional_forward)
-from rnncourse.cells import CELL_NAMES, Cell, get_cell
+from rnncourse.cells import CELL_NAMES, Cell, get_cell, has_cell_state
 from rnncourse.deep import DeepGrads, deep_backward, deep_forward, init_deep_params
 from rnncourse.gradcheck import numerical_gradient, relative_error
+from rnncourse.lstm import LSTMSequenceGrads
 from rnncourse.rnn import RNNParams, SequenceGrads, rnn_backward, rnn_forward
 
 ALL_CELLS = ["rnn", "rnn_relu", "simple_gru", "gru", "gru_reset_after", "lstm"]
@@ -88,9 +89,30 @@ def test_get_cell_interface(name):
     h, cache = cell.forward(x, None, p)
     assert h.shape == (2, 5, 4)
     g = cell.backward(np.ones_like(h), cache)
-    assert isinstance(g, SequenceGrads)
+    assert isinstance(g, LSTMSequenceGrads if name == "lstm" else SequenceGrads)
     assert g.dx.shape == x.shape and g.dh0.shape == (2, 4)
     assert type(g.dparams) is type(p)
+    assert has_cell_state(cell) == (name == "lstm")
+    if name == "lstm":
+        assert g.dc0.shape == (2, 4)
+    # the step interface: the sequence is the steps chained, gradients included
+    state = cell.init_state(2, 4)
+    assert len(state) == len(cell.state_names) and all(np.all(s == 0) for s in state)
+    steps = []
+    for t in range(5):
+        h_t, state, c_t = cell.step_forward(x[:, t], state, p)
+        np.testing.assert_allclose(h_t, h[:, t], rtol=0, atol=1e-12)
+        steps.append(c_t)
+    dstate = tuple(np.zeros((2, 4)) for _ in state)
+    dparams = None
+    for t in range(4, -1, -1):
+        dstate = (dstate[0] + 1.0,) + dstate[1:]                    # dL/dh_t from above: ones
+        dx_t, dstate, dp = cell.step_backward(dstate, steps[t])
+        np.testing.assert_allclose(dx_t, g.dx[:, t], rtol=0, atol=1e-10)
+        dparams = dp if dparams is None else [a + b for a, b in zip(leaves(dparams), leaves(dp))]
+    np.testing.assert_allclose(dstate[0], g.dh0, rtol=0, atol=1e-10)
+    for a, b in zip(dparams, leaves(g.dparams)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
     # the same seed gives the same parameters
     for a, b in zip(leaves(p), leaves(cell.init(3, 4, 0))):
         np.testing.assert_array_equal(a, b)
@@ -378,3 +400,111 @@ def test_deep_bad_input():
         kwargs[arg] = bad
         with pytest.raises(ValueError, match=rf"init_deep_params: {arg} must be a positive"):
             init_deep_params(**kwargs)
+
+
+# --- initial states through every layer (h0, c0 and their gradients) ------------------
+
+@pytest.mark.parametrize("name", ["rnn", "rnn_relu", "gru_reset_after", "lstm"])
+@pytest.mark.parametrize("bidirectional,L", [(True, 2), (False, 2), (True, 1)])
+def test_initial_states_match_torch(name, bidirectional, L):
+    """Non-zero PyTorch-style (h_0, c_0) of shape (L * dirs, N, H): outputs and all gradients."""
+    import torch
+    N, T, D, H = 3, 5, 4, 3
+    dirs = 2 if bidirectional else 1
+    rng = np.random.default_rng(23)
+    layers = randomize(init_deep_params(D, H, L, rng, name, bidirectional), rng, scale=0.4)
+    x = rng.normal(size=(N, T, D))
+    h0, c0 = rng.normal(size=(L * dirs, N, H)), rng.normal(size=(L * dirs, N, H))
+    dh = rng.normal(size=(N, T, dirs * H))
+    lstm = name == "lstm"
+
+    module = _torch_module(name, D, H, L, bidirectional)
+    _copy_into_torch(module, layers, name, H, bidirectional)
+    xt = torch.tensor(x, requires_grad=True)
+    h0t, c0t = torch.tensor(h0, requires_grad=True), torch.tensor(c0, requires_grad=True)
+    out = module(xt, (h0t, c0t) if lstm else h0t)[0]
+    (out * torch.from_numpy(dh)).sum().backward()
+
+    kw = {"h0": h0, "c0": c0} if lstm else {"h0": h0}
+    h, cache = deep_forward(x, layers, name, bidirectional, **kw)
+    np.testing.assert_allclose(h, out.detach().numpy(), rtol=0, atol=1e-9)
+    g = deep_backward(dh, cache)
+    np.testing.assert_allclose(g.dx, xt.grad.numpy(), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(g.dh0, h0t.grad.numpy(), rtol=0, atol=1e-9)
+    if lstm:
+        np.testing.assert_allclose(g.dc0, c0t.grad.numpy(), rtol=0, atol=1e-9)
+    else:
+        assert g.dc0 is None
+    s = _sign(name, H)
+    for l, dp in enumerate(g.dlayers):
+        for suffix, dq in _directions(dp, bidirectional):
+            w = getattr(module, f"weight_hh_l{l}{suffix}").grad.numpy()
+            np.testing.assert_allclose(dq.W, w * s[:, None], atol=1e-9, rtol=0)
+    if L == 1 and bidirectional:                     # the bidirectional layer on its own
+        h1, c1 = bidirectional_forward(x, layers[0], name, h0, **({"c0": c0} if lstm else {}))
+        np.testing.assert_allclose(h1, out.detach().numpy(), rtol=0, atol=1e-9)
+        g1 = bidirectional_backward(dh, c1)
+        np.testing.assert_allclose(g1.dh0, h0t.grad.numpy(), rtol=0, atol=1e-9)
+        if lstm:
+            np.testing.assert_allclose(g1.dc0, c0t.grad.numpy(), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ALL_CELLS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_initial_state_gradients_match_finite_differences(name, bidirectional):
+    N, T, D, H, L = 2, 3, 3, 2, 2
+    dirs = 2 if bidirectional else 1
+    rng = np.random.default_rng(31)
+    layers = randomize(init_deep_params(D, H, L, rng, name, bidirectional), rng)
+    x = rng.normal(size=(N, T, D))
+    h0, c0 = rng.normal(size=(L * dirs, N, H)), rng.normal(size=(L * dirs, N, H))
+    dh = rng.normal(size=(N, T, dirs * H))
+    lstm = name == "lstm"
+
+    def loss(h0=h0, c0=c0):
+        kw = {"h0": h0, "c0": c0} if lstm else {"h0": h0}
+        return float((deep_forward(x, layers, name, bidirectional, **kw)[0] * dh).sum())
+
+    g = deep_backward(dh, deep_forward(x, layers, name, bidirectional, h0=h0,
+                                       **({"c0": c0} if lstm else {}))[1])
+    assert g.dh0.shape == (L * dirs, N, H)
+    assert rel(g.dh0, num_grad(lambda a: loss(h0=a), h0)) < 1e-6
+    if lstm:
+        assert rel(g.dc0, num_grad(lambda a: loss(c0=a), c0)) < 1e-6
+        if bidirectional:                            # one layer: BidirectionalGrads.dc0
+            def loss1(c):
+                return float((bidirectional_forward(x, layers[0], name, h0[:2], c0=c)[0]
+                              * dh).sum())
+            g1 = bidirectional_backward(dh, bidirectional_forward(x, layers[0], name, h0[:2],
+                                                                  c0=c0[:2])[1])
+            assert rel(g1.dc0, num_grad(loss1, c0[:2])) < 1e-6
+    # without initial states nothing changes: zeros, and no gradient fields
+    g0 = deep_backward(dh, deep_forward(x, layers, name, bidirectional)[1])
+    assert g0.dh0 is None and g0.dc0 is None
+    zeros = np.zeros_like(h0)
+    h_zero = deep_forward(x, layers, name, bidirectional, h0=zeros,
+                          **({"c0": zeros} if lstm else {}))[0]
+    np.testing.assert_array_equal(h_zero, deep_forward(x, layers, name, bidirectional)[0])
+
+
+def test_initial_state_errors():
+    rng = np.random.default_rng(0)
+    layers = init_deep_params(3, 2, 2, rng)
+    x = rng.normal(size=(4, 5, 3))
+    with pytest.raises(ValueError, match=r"deep_forward: h0 must have shape \(LD, N, H\) = "
+                                         r"\(2, 4, 2\), got \(1, 4, 2\)"):
+        deep_forward(x, layers, h0=np.zeros((1, 4, 2)))
+    with pytest.raises(ValueError, match=r"deep_forward: c0 is only for cells with a cell state "
+                                         r"\(such as 'lstm'\); the 'rnn' cell's state is \('h',\)"):
+        deep_forward(x, layers, c0=np.zeros((2, 4, 2)))
+    bi = BidirectionalParams(layers[0], layers[0])
+    with pytest.raises(ValueError, match=r"bidirectional_forward: c0 is only for cells"):
+        bidirectional_forward(x, bi, "rnn", c0=np.zeros((2, 4, 2)))
+    lstm = init_deep_params(3, 2, 1, rng, "lstm", True)[0]
+    with pytest.raises(ValueError, match=r"bidirectional_forward: c0 must have shape \(2, N, H\) = "
+                                         r"\(2, 4, 2\), got \(2, 4, 3\)"):
+        bidirectional_forward(x, lstm, "lstm", c0=np.zeros((2, 4, 3)))
+    uneven = [init_deep_params(3, 2, 1, 0)[0], init_deep_params(2, 3, 1, 0)[0]]
+    with pytest.raises(ValueError, match=r"deep_forward: h0 needs every layer to have the same "
+                                         r"hidden size H .*got hidden sizes \[2, 3\]"):
+        deep_forward(x, uneven, h0=np.zeros((2, 4, 2)))
