@@ -22,6 +22,43 @@ y           (N, T) int        target class per step
 scores, y   (N, K), (N,)      many-to-one: the output layer on ``h[:, -1]``
 ==========  ================  ==================================================
 
+Argument order and return values (the convention, and where it does not hold yet)
+---------------------------------------------------------------------------------
+A forward function takes **the inputs, then the state(s), then the parameters,
+then options**, and returns **the outputs, then the cache**; its backward takes
+**the upstream gradient(s), then the cache** and returns a NamedTuple with one
+``d<name>`` field per input, in the forward's argument order.  Initial states
+added to a layer later are keyword-only (``*, h0=None, c0=None``: ``None`` means
+zeros and no gradient field is filled), so positional calls never change.
+
+Following it: ``rnn_step_forward(x, h_prev, params, activation) -> (h_next, cache)``,
+``rnn_forward(x, h0, params, activation) -> (h, cache)``, the same for
+``simple_gru_*`` and ``gru_*`` (``reset_after`` is the option),
+``lstm_step_forward(x, h_prev, c_prev, params)``; ``rnn_step_backward(dh_next, cache)
+-> StepGrads(dx, dh_prev, dparams)``, ``rnn_backward(dh, cache) ->
+SequenceGrads(dx, dh0, dparams)``, ``lstm_backward(dh, cache) ->
+LSTMSequenceGrads(dx, dh0, dc0, dparams)``; the registry's ``Cell.forward(x, h0,
+params)``, ``Cell.step_forward(x, state, params) -> (h, state, cache)`` and
+``Cell.step_backward(dstate, cache) -> (dx, dstate_prev, dparams)``;
+``deep_forward(x, layers, cell, bidirectional, *, h0=None, c0=None)`` and the
+keyword ``c0`` of ``bidirectional_forward``.  (Optimisers and losses take the
+parameters first, ``sgd_step(params, grads, lr)``, ``charlm_loss(params, x_idx, ...)``:
+they are functions *of* the parameters, not layers.)
+
+Not following it yet:
+
+* ``bidirectional_forward(x, params, cell, h0)``: the state comes after the
+  parameters (and the cell).
+* ``lstm_forward(x, h0, params, c0=None)``: ``c0`` comes after the parameters
+  (unlike ``lstm_step_forward(x, h_prev, c_prev, params)``), and it returns
+  ``(h, c, cache)`` where every other layer returns ``(h, cache)``.
+
+They are not changed in this step because they are the functions students
+implement in assignments 06-08 (``lstm_forward`` in 06, ``bidirectional_forward``
+in 07, ``deep_forward`` in 08): changing a signature changes the notebooks, their
+tests and the exercises, and those are being edited separately.  The layers
+built on top (``Cell``, ``deep_forward``) already hide the difference.
+
 Weights have one row per output unit (PyTorch's layout), so the column-vector
 equation of the book, ``net_t = U x_t + W h_{t-1} + b``, is the code
 ``x_t @ U.T + h_prev @ W.T + b`` applied to a batch of rows.  Gated cells stack
@@ -95,11 +132,12 @@ Modules
 ``tree``           nested parameter containers: ``tree_map``, ``tree_leaves``, ...
 ``gradcheck``      numerical gradient, relative error, ``check_gradients``
 ``clipping``       clipping by global norm and by value
-``gradient_flow``  ||dL/dh_k|| for k = 1..T
+``gradient_flow``  ||dL/dh_k|| for k = 1..T, for every registered cell
 ``simple_gru``     the notes' simplified GRU (update gate only)
 ``gru``            the full GRU (both ``reset_after``)
 ``lstm``           LSTM with optional peepholes
-``cells``          registry of the cells behind one interface (``get_cell``)
+``cells``          registry of the cells behind one interface: sequence and step
+                   functions, initial state (``get_cell``, ``register_cell``)
 ``bidirectional``  bidirectional layer over any cell
 ``deep``           stacked layers of any cell, optionally bidirectional
 ``text``           ``Vocabulary`` (with an end-of-sequence symbol), ``one_hot``
@@ -119,7 +157,7 @@ character model) and ``rnncourse.batches`` is ``rnncourse.corpus.batches``
 from .activations import relu, sigmoid, tanh
 from .bidirectional import (BidirectionalGrads, BidirectionalParams, bidirectional_backward,
                             bidirectional_forward)
-from .cells import CELL_NAMES, Cell, get_cell
+from .cells import CELL_NAMES, Cell, cell_names, get_cell, register_cell
 from .charlm import (CharLMHistory, CharLMParams, charlm_loss, evaluate_charlm, init_charlm,
                      perplexity, sample, train_charlm)
 from .clipping import clip_by_global_norm, clip_by_value, global_norm
@@ -168,7 +206,7 @@ __all__ = [
     "LSTMCache", "LSTMParams", "LSTMSequenceGrads", "LSTMStepCache", "LSTMStepGrads",
     "init_lstm_params", "lstm_backward", "lstm_forward", "lstm_step_backward",
     "lstm_step_forward",
-    "CELL_NAMES", "Cell", "get_cell",
+    "CELL_NAMES", "Cell", "cell_names", "get_cell", "register_cell",
     "BidirectionalGrads", "BidirectionalParams", "bidirectional_backward",
     "bidirectional_forward",
     "DeepGrads", "deep_backward", "deep_forward", "init_deep_params",
