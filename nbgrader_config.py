@@ -51,9 +51,7 @@ os.makedirs(c.Exchange.root, exist_ok=True)
 
 # --- executing student code (validate and autograde) ---------------------------------------
 c.Execute.timeout = int(os.environ.get("RNNCOURSE_CELL_TIMEOUT", "60"))
-c.Execute.extra_arguments = ext.kernel_limit_arguments(
-    memory_mb=int(os.environ.get("RNNCOURSE_KERNEL_MEMORY_MB", "3072")),
-    cpu_seconds=int(os.environ.get("RNNCOURSE_KERNEL_CPU_SECONDS", "600")))
+# (memory and CPU limits: rnncourse_grader.sandbox.limits_from_env, applied by SandboxedExecute)
 
 # `nbgrader validate` (make check, the Validate button) cuts every line longer than width - 3
 # with "...".  rnncourse.grading wraps messages at 88 columns; validate indents them by 4 and

@@ -84,6 +84,32 @@ def _refuse_without_sandbox(command: str, unsafe: bool) -> bool:
 
 
 # ----------------------------------------------------------------------------- check
+def validate(course: str, path: str) -> dict:
+    """nbgrader's ``Validator.validate`` of one notebook, configured by the course's nbgrader_config.py.
+
+    Loading that file makes the Validator's preprocessors the sandboxed ones (ClearOutput,
+    SandboxedExecute): the notebook runs exactly as under ``nbgrader validate``.  Returns
+    nbgrader's dict of lists ``type_changed`` / ``changed`` / ``failed`` (absent when empty);
+    raises what stops nbgrader from running the notebook (no sandbox, unreadable metadata...).
+    """
+    from nbgrader.validator import Validator
+    from rnncourse_grader import engine
+    _, cfg = engine.load_coursedir(course)
+    log = logging.getLogger("rnncourse.check")    # nbgrader's INFO lines say nothing to a student
+    log.setLevel(logging.WARNING)
+    return Validator(config=cfg, log=log).validate(path)
+
+
+def _report(title: str, source: str, error: str = None) -> str:
+    """One cell of the check's report: a rule, what happened, the cell, the error if any."""
+    from nbconvert.filters import strip_ansi
+
+    def indent(text):
+        return "\n".join("    " + line for line in strip_ansi(text).strip("\n").split("\n"))
+    text = f"\n{'=' * 100}\n{title}\n\n{indent(source)}\n"
+    return text + (f"\nThe error was:\n\n{indent(error)}\n" if error is not None else "")
+
+
 def cmd_check(opts) -> int:
     path = os.path.abspath(opts.notebook)
     if not os.path.exists(path):
@@ -94,26 +120,29 @@ def cmd_check(opts) -> int:
     if opts.unsafe:
         os.environ["RNNCOURSE_UNSAFE"] = "1"
     print(f"Checking {os.path.relpath(path)} (runs every cell, as the grader will)...", flush=True)
-    res = nbgrader(opts.course, "validate", path, quiet=True)
-    # nbgrader's own log lines (which notebook it validates, the kernel's TCP warning) say nothing
-    # to a student; real errors on stderr are kept.
-    noise = ("[ValidateApp | INFO] Validating", "[IPKernelApp] WARNING | Kernel is running over TCP")
-    err = "\n".join(line for line in (res.stderr or "").splitlines() if not line.startswith(noise))
-    out = (res.stdout or "") + err
-    body = out.strip()
-    if "Success! Your notebook passes all the tests." in out and res.returncode == 0:
-        print("PASSED: every test in this notebook passes. (Hidden tests run when it is graded; "
-              "written answers are graded by hand.)")
-        return 0
-    print(body)
-    if "HAVE CHANGED" in out:
-        why = "a test cell was edited or a cell's type changed: restore the original cells"
-    elif "VALIDATION FAILED" in out:
-        why = "some tests fail (see the messages above)"
-    else:
-        why = "nbgrader could not run the notebook (see above)"
-    print(f"\nFAILED: {why}.")
-    return 1
+    try:
+        results = validate(opts.course, path)
+    except Exception as err:  # noqa: BLE001 - whatever it is, the notebook was not checked
+        print(f"\nFAILED: nbgrader could not run the notebook: {type(err).__name__}: {err}")
+        return 1
+    edited = ([_report(f"This {c['old_type']} cell was changed into a {c['new_type']} cell:", c["source"])
+               for c in results.get("type_changed", [])]
+              + [_report("This test cell was edited:", c["source"]) for c in results.get("changed", [])])
+    if edited:
+        print(f"{len(edited)} CELL(S) HAVE CHANGED: the grader compares them with the released "
+              "notebook." + "".join(edited))
+        print("\nFAILED: a test cell was edited or a cell's type changed: restore the original cells.")
+        return 1
+    failed = [_report("The following cell failed:", c["source"], c["raw_error"])
+              for c in results.get("failed", [])]
+    if failed:
+        print(f"{len(failed)} test cell(s) fail: submitted as it is, this notebook will not receive "
+              "full credit." + "".join(failed))
+        print("\nFAILED: some tests fail (see the messages above).")
+        return 1
+    print("PASSED: every test in this notebook passes. (Hidden tests run when it is graded; "
+          "written answers are graded by hand.)")
+    return 0
 
 
 # ----------------------------------------------------------------------------- grade
