@@ -14,6 +14,12 @@ ratios (numpy run i / torch run i, neighbours in time: the figure least
 affected by other processes on a shared machine).  torch uses as many threads as
 NumPy's BLAS (``--threads`` sets both).
 
+Without size arguments it runs the grid :data:`GRID` (the sizes of issue 13 and
+one larger), one table per size; under each table, the matrix-product FLOPs of
+one call (forward ``2 T N (D + H) kH`` for k gate blocks, backward twice that:
+``dx``, ``dh``, ``dU``, ``dW``) and the rate NumPy reaches as a fraction of the
+machine's measured float64 matrix-product peak (a (n, n) x (n, n) product).
+
 Usage::
 
     python benchmarks/bench_cells.py [--T 50 --N 32 --D 64 --H 128] [--repeats 30] [--threads 2]
@@ -134,6 +140,35 @@ def cell_pairs(T, N, D, H, rng):
     yield "lstm", np_lstm, torch_call(m, (h0t, c0t))
 
 
+#: (T, N, D, H) run by default: issue 13's three sizes and a larger one.
+GRID = [(50, 1, 16, 32), (50, 32, 64, 128), (200, 64, 128, 256), (100, 128, 256, 512)]
+GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def flops(name, T, N, D, H):
+    """Matrix-product FLOPs of one forward + backward call (3x the forward's)."""
+    return 3 * 2 * T * N * (D + H) * GATE_BLOCKS[name] * H
+
+
+def matmul_peak(n=512, repeats=5):
+    """Measured float64 matmul rate in FLOP/s (best of ``repeats`` (n, n) x (n, n) products)."""
+    a = np.random.default_rng(0).normal(size=(n, n))
+    b = a.T.copy()
+    out = np.empty((n, n))
+    best = float("inf")
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best
+
+
+def auto_repeats(T, N, D, H):
+    """Fewer repeats for the large sizes (each call of the largest takes seconds)."""
+    work = T * N * (D + H) * H
+    return 30 if work < 5e7 else 10 if work < 1e9 else 5
+
+
 def time_pair(f_np, f_torch, repeats, warmup):
     for _ in range(warmup):
         f_np()
@@ -150,33 +185,15 @@ def time_pair(f_np, f_torch, repeats, warmup):
     return t_np, t_torch
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--T", type=int, default=50)
-    ap.add_argument("--N", type=int, default=32)
-    ap.add_argument("--D", type=int, default=64)
-    ap.add_argument("--H", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None,
-                    help="threads for both numpy's BLAS and torch (default: numpy's)")
-    ap.add_argument("--cells", default="rnn,gru,lstm")
-    args = ap.parse_args(argv)
-
-    import torch
-
-    n_threads, how = numpy_threads(args.threads)
-    torch.set_num_threads(n_threads)
-    print(f"T={args.T} N={args.N} D={args.D} H={args.H} float64, CPU; threads: numpy {n_threads} "
-          f"({how}), torch {torch.get_num_threads()}; numpy {np.__version__}, "
-          f"torch {torch.__version__}; {args.repeats} repeats after {args.warmup} warm-up")
+def run_size(T, N, D, H, repeats, warmup, wanted, header, peak):
+    """Time every wanted cell at one size and print its table; return the rows."""
+    print(header)
     rng = np.random.default_rng(0)
-    wanted = set(args.cells.split(","))
     rows = []
-    for name, f_np, f_torch in cell_pairs(args.T, args.N, args.D, args.H, rng):
+    for name, f_np, f_torch in cell_pairs(T, N, D, H, rng):
         if name not in wanted:
             continue
-        t_np, t_torch = time_pair(f_np, f_torch, args.repeats, args.warmup)
+        t_np, t_torch = time_pair(f_np, f_torch, repeats, warmup)
         paired = statistics.median(a / b for a, b in zip(t_np, t_torch))
         rows.append((name, min(t_np), min(t_torch), statistics.median(t_np),
                      statistics.median(t_torch), paired))
@@ -188,7 +205,51 @@ def main(argv=None):
               f"{mn / mt:7.2f}   {pr:7.2f}")
     print("ms per call (forward + backward); ratio = numpy / torch (< 1: numpy faster); "
           "paired = median over repeats of numpy_i / torch_i (the most load-robust figure)")
+    for name, bn, *_ in rows:
+        f = flops(name, T, N, D, H)
+        rate = f / (bn * 1e-3)
+        print(f"  {name}: {f / 1e9:.4g} GFLOP per call; numpy best {rate / 1e9:.3g} GFLOP/s "
+              f"= {rate / peak:.1%} of the measured matmul peak")
+    print()
     return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--T", type=int, default=None)
+    ap.add_argument("--N", type=int, default=None)
+    ap.add_argument("--D", type=int, default=None)
+    ap.add_argument("--H", type=int, default=None)
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="repeats per cell (default: 30, fewer for the large sizes)")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for both numpy's BLAS and torch (default: numpy's)")
+    ap.add_argument("--cells", default="rnn,gru,lstm")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    n_threads, how = numpy_threads(args.threads)
+    torch.set_num_threads(n_threads)
+    given = [args.T, args.N, args.D, args.H]
+    if any(v is not None for v in given):
+        defaults = GRID[1]
+        sizes = [tuple(d if v is None else v for v, d in zip(given, defaults))]
+    else:
+        sizes = GRID
+    peak = matmul_peak()
+    print(f"measured float64 matmul peak: {peak / 1e9:.2f} GFLOP/s ((512, 512) x (512, 512), "
+          f"{n_threads} thread{'s' * (n_threads != 1)})\n")
+    wanted = set(args.cells.split(","))
+    all_rows = {}
+    for T, N, D, H in sizes:
+        repeats = args.repeats or auto_repeats(T, N, D, H)
+        header = (f"T={T} N={N} D={D} H={H} float64, CPU; threads: numpy {n_threads} "
+                  f"({how}), torch {torch.get_num_threads()}; numpy {np.__version__}, "
+                  f"torch {torch.__version__}; {repeats} repeats after {args.warmup} warm-up")
+        all_rows[(T, N, D, H)] = run_size(T, N, D, H, repeats, args.warmup, wanted, header, peak)
+    return all_rows
 
 
 if __name__ == "__main__":
