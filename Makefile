@@ -27,6 +27,18 @@ book: $(BOOK_STAMP)
 test: $(TEST_STAMP) browser sandbox postgres book
 	$(BIN)/python -m pytest
 
+# The fast tier for everyday work (under two minutes): the tests that need no nbgrader run, no
+# sandbox, no built book, no browser and no server (markers set per module in tests/conftest.py).
+.PHONY: unit lock
+UNIT := not (nbgrader or sandbox or book or browser or server or slow)
+unit: $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "$(UNIT)" $(PYTEST_ARGS)
+
+# Pins of requirements*.txt := the versions installed in .venv (tools/lock.py; LOCK_ARGS=--check
+# only reports).
+lock: $(BIN)/python
+	$(BIN)/python tools/lock.py $(LOCK_ARGS)
+
 env: $(BOOK_STAMP)
 test-env: $(TEST_STAMP)
 

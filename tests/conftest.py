@@ -1,11 +1,49 @@
-"""Shared pytest set-up.
+"""Shared pytest set-up: BLAS threads and the test tiers (markers).
 
 The arrays in these tests are small, where OpenBLAS's threads cost more than they
 save (on a loaded 2-core machine a 150-step training run went from 1.5 s to 15 s).
 The Makefile exports the same variables; this covers a plain ``pytest`` run.  They
 must be set before NumPy is first imported, which conftest.py precedes.
+
+Tiers.  Every test module that needs more than this Python is marked here, by module
+(:data:`NEEDS`), with the markers registered in pyproject.toml:
+
+    nbgrader   runs nbgrader (its apps or CLI, a gradebook)
+    sandbox    runs student code in the bubblewrap sandbox (``make sandbox``)
+    book       reads the built book (``make book``: _build/)
+    browser    drives Chromium (Playwright)
+    server     starts servers (HTTP, Dask scheduler and workers, PostgreSQL)
+    slow       none of these, but takes minutes
+
+``make unit`` runs the rest (``-m "not (nbgrader or sandbox or book or browser or server or
+slow)"``), in under two minutes; ``make test`` runs everything.  A new module is in the fast
+tier until it is listed here.
 """
 import os
 
+import pytest
+
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+#: module name -> what its tests need beyond this Python (the markers above)
+NEEDS = {
+    "test_book": ("book", "browser", "server"),
+    "test_book_data": ("book", "slow"),
+    "test_class_grading": ("nbgrader", "sandbox", "slow"),
+    "test_grade_on_submit": ("nbgrader", "sandbox", "slow"),
+    "test_grader_harness": ("nbgrader", "sandbox"),
+    "test_grading_cluster": ("nbgrader", "sandbox", "server", "slow"),
+    "test_grading_sandbox": ("nbgrader", "sandbox"),
+    "test_instructor_guide": ("nbgrader", "sandbox", "slow"),
+    "test_nbgrader_assignments": ("nbgrader",),
+    "test_nbgrader_workflow": ("nbgrader", "sandbox", "browser", "slow"),
+    "test_sandbox_paths": ("sandbox",),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for mark in NEEDS.get(item.path.stem, ()):
+            item.add_marker(getattr(pytest.mark, mark))
+
