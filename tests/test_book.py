@@ -11,7 +11,9 @@ local ``http.server`` and opened in Debian's Chromium (``/usr/bin/chromium``, in
   element that MathJax did not typeset, or a MathJax error;
 * a broken image (``naturalWidth == 0``);
 * a link to a local file or anchor that does not exist;
-* Chinese text drawn as identical "tofu" boxes (no CJK font).
+* Chinese text drawn as identical "tofu" boxes (no CJK font);
+* at 1280 px and at 390 px, any element wider than the text column or needing sideways
+  scrolling (display math, and tables on a phone, may scroll inside their own block).
 
 Screenshots of a few pages go to ``_build/screenshots/``.
 """
@@ -311,6 +313,121 @@ def test_book_is_built():
 def test_page_in_browser(rel, server, browser):
     problems = inspect_page(browser, server, rel, screenshot=rel in SCREENSHOT_PAGES)
     assert not problems, f"{rel}:\n  " + "\n  ".join(dict.fromkeys(problems))
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable at every width: nothing wider than the text column
+# ---------------------------------------------------------------------------------------------
+
+#: (viewport width, what may scroll inside its own block there).  Display math may scroll
+#: inside its own block at any width; on a phone a table may too (a table with inline
+#: formulas cannot shrink below their width).  Everything else (code, printed output, figures,
+#: inline code) must fit: at 1280 px code is not wrapped, so this fails on a code line longer
+#: than the column.
+WIDTHS = {1280: "div.math, mjx-container[display='true']",
+          390: "div.math, mjx-container[display='true'], .pst-scrollable-table-container"}
+
+OVERFLOW = """(mayScroll) => {
+  const col = document.querySelector('article.bd-article') || document.querySelector('main');
+  const c = col.getBoundingClientRect();
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+      + (typeof e.className === 'string' && e.className.trim()
+         ? '.' + e.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
+  const where = e => { const s = e.closest('section[id]'); return s ? '#' + s.id : ''; };
+  const text = e => (e.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+  const clippedBy = e => {
+    for (let a = e.parentElement; a && a !== col; a = a.parentElement)
+      if (getComputedStyle(a).overflowX !== 'visible') return a;
+    return null;
+  };
+  const out = [];
+  for (const e of col.querySelectorAll('*')) {
+    // MathJax's internal boxes: the container (inline or display) is what is measured.
+    if (e.tagName.startsWith('MJX-') && e.tagName !== 'MJX-CONTAINER') continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if ((r.right > c.right + 1 || r.left < c.left - 1) && !clippedBy(e))
+      out.push(`${name(e)} ${where(e)} spans ${Math.round(r.left - c.left)}..`
+               + `${Math.round(r.right - c.left)} px of a ${Math.round(c.width)} px column: `
+               + `${JSON.stringify(text(e))}`);
+    const ox = getComputedStyle(e).overflowX;
+    // Text that runs out of its box (an unbreakable word, a nowrap line).
+    if (ox === 'visible' && e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0
+        && r.left + e.scrollWidth > c.right + 1 && !clippedBy(e) && !e.closest('span.math'))
+      out.push(`${name(e)} ${where(e)}: its text runs to `
+               + `${Math.round(r.left - c.left + e.scrollWidth)} px of a `
+               + `${Math.round(c.width)} px column: ${JSON.stringify(text(e))}`);
+    if ((ox === 'auto' || ox === 'scroll') && e.scrollWidth > e.clientWidth + 1
+        && !e.matches(mayScroll) && !e.closest('span.math'))
+      out.push(`${name(e)} ${where(e)} needs sideways scrolling: content `
+               + `${e.scrollWidth} px in a ${e.clientWidth} px box: ${JSON.stringify(text(e))}`);
+  }
+  const doc = document.documentElement.scrollWidth;
+  if (doc > window.innerWidth + 1)
+    out.unshift(`the page scrolls sideways: ${doc} px wide in a ${window.innerWidth} px window`);
+  return out;
+}"""
+
+
+def overflow_problems(browser, base: str, rel: str, width: int) -> list[str]:
+    """What sticks out of the text column of page `rel` in a `width` px wide window."""
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  service_workers="block")
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base)
+                  or r.request.url.startswith(("data:", "blob:")) else r.abort())
+    try:
+        page = context.new_page()
+        page.goto(base + rel, wait_until="load", timeout=60_000)
+        page.evaluate(WAIT_MATHJAX)
+        page.evaluate(SETTLE)
+        return page.evaluate(OVERFLOW, WIDTHS[width])
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS, reverse=True))
+@pytest.mark.parametrize("rel", PAGES or ["(book not built)"])
+def test_page_fits_the_column(rel, width, server, browser):
+    """At 1280 px (a laptop) and 390 px (a phone) no element of the page (code, printed output,
+    figure, table, inline code, equation) is wider than the text column or needs sideways
+    scrolling, except display math (and, on a phone, tables) inside their own scroll box."""
+    problems = overflow_problems(browser, server, rel, width)
+    assert not problems, (f"{rel} at {width} px: {len(problems)} element(s) do not fit:\n  "
+                          + "\n  ".join(problems[:25]))
+
+
+def test_overflow_check_can_fail(server, browser):
+    """The check above is not vacuous: a code line of 200 characters, a 2000 px image and a
+    long unbreakable word added to a page are each reported."""
+    rel = "book/intro.html" if "book/intro.html" in PAGES else PAGES[0]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(server + rel, wait_until="load", timeout=60_000)
+        page.evaluate(SETTLE)
+        assert page.evaluate(OVERFLOW, WIDTHS[1280]) == []
+        page.evaluate("""() => {
+          const col = document.querySelector('article.bd-article');
+          const d = document.createElement('div'); d.className = 'highlight';
+          d.innerHTML = '<pre id="probe-pre">' + 'x = 1 + '.repeat(25) + '1</pre>';
+          col.appendChild(d);
+          const img = document.createElement('img');
+          img.id = 'probe-img'; img.style.width = '2000px'; img.style.height = '20px';
+          img.style.maxWidth = 'none';
+          img.src = 'data:image/svg+xml,<svg xmlns="http://www.w3.org/2000/svg" '
+                    + 'width="20" height="20"/>';
+          col.appendChild(img);
+          const p = document.createElement('p'); p.id = 'probe-word';
+          p.style.whiteSpace = 'nowrap'; p.textContent = 'word '.repeat(400);
+          col.appendChild(p);
+        }""")
+        found = "\n".join(page.evaluate(OVERFLOW, WIDTHS[1280]))
+    finally:
+        context.close()
+    assert "pre#probe-pre" in found and "needs sideways scrolling" in found, found
+    assert "img#probe-img" in found, found
+    assert "p#probe-word" in found, found
+    assert "the page scrolls sideways" in found, found
 
 
 def test_math_renders_from_file_url(browser):
