@@ -569,3 +569,27 @@ def test_source_notes_are_cited_by_their_titles():
     for path in files:
         head = [l.strip() for l in path.read_text(encoding="utf8").splitlines()[:5]]
         assert titles & set(head), f"{path.name}: none of {head} is a cited title"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every chapter opens with its learning objectives and closes with a summary
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_has_objectives_and_summary(chapter):
+    """A "Learning objectives" box before the first section and a "Summary" section (a list)
+    after the last content section, before the questions."""
+    text = (BOOK / f"{chapter}.md").read_text(encoding="utf8")
+    sections = [m.start() for m in re.finditer(r"^## ", text, re.M)]
+    objectives = text.find("```{admonition} Learning objectives")
+    assert objectives != -1, f"{chapter}: no 'Learning objectives' admonition"
+    assert sections and objectives < sections[0], \
+        f"{chapter}: the learning objectives come after the first section"
+    items = re.findall(r"^- ", text[objectives:text.index("\n```", objectives + 3)], re.M)
+    assert len(items) >= 3, f"{chapter}: {len(items)} learning objectives, expected at least 3"
+    m = re.search(r"^## Summary\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert m, f"{chapter}: no '## Summary' section"
+    assert len(re.findall(r"^- ", m.group(1), re.M)) >= 3, f"{chapter}: summary has < 3 points"
+    later = [h for h in re.findall(r"^## (.*)$", text[m.end():], re.M)]
+    assert set(later) <= {"Check your understanding", "Exercise"}, \
+        f"{chapter}: sections after the summary: {later}"
