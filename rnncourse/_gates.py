@@ -57,3 +57,20 @@ def mix_(out: np.ndarray, n: np.ndarray, z: np.ndarray, h_prev: np.ndarray) -> n
     out *= z
     out += h_prev
     return out
+
+
+def dsigmoid_(out: np.ndarray, s: np.ndarray, times) -> np.ndarray:
+    """Into ``out``: ``times * s * (1 - s)``, the sigmoid's derivative from its output ``s``
+    (as ``s - s^2``; no temporaries of the size of ``s``)."""
+    np.multiply(s, s, out=out)
+    np.subtract(s, out, out=out)
+    out *= times
+    return out
+
+
+def dtanh_(out: np.ndarray, t: np.ndarray, times) -> np.ndarray:
+    """Into ``out``: ``times * (1 - t^2)``, tanh's derivative from its output ``t``."""
+    np.multiply(t, t, out=out)
+    np.subtract(1.0, out, out=out)
+    out *= times
+    return out

@@ -95,7 +95,7 @@ class Cell(NamedTuple):
 
 
 def has_cell_state(cell: Cell) -> bool:
-    """True when the cell's state is ``(h, c)``: its forward takes ``c0``, its grads have ``dc0``."""
+    """True when the cell's state is ``(h, c)``: forward takes ``c0``, the grads have ``dc0``."""
     return "c" in cell.state_names
 
 
@@ -204,7 +204,7 @@ def _lstm_cell() -> Cell:
         return h, cache
 
     def backward(dh, cache):
-        return lstm.lstm_backward(dh, cache)               # LSTMSequenceGrads(dx, dh0, dc0, dparams)
+        return lstm.lstm_backward(dh, cache)           # LSTMSequenceGrads(dx, dh0, dc0, dparams)
 
     def init(D, H, rng):
         return lstm.init_lstm_params(D, H, rng)

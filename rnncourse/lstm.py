@@ -35,7 +35,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
-from ._gates import tanh_
+from ._gates import dsigmoid_, dtanh_, tanh_
 from .activations import sigmoid, tanh
 from .initializers import uniform
 
@@ -264,14 +264,14 @@ def lstm_forward(x, h0, params: LSTMParams, c0=None):
     D = x_tm.shape[2]                                    # one (T*N, D) x (D, 4H) product:
     gates = (x_tm.reshape(T * N, D) @ Us.T).reshape(T, N, 4 * H)  # -(U x_t) (x2 for g), all t
     gates += bs
-    c_tm = np.empty((T, N, H))
-    tanh_c = np.empty((T, N, H))
-    h_tm = np.empty((T, N, H))
+    c_tm, tanh_c, h_tm = (np.empty((T, N, H)) for _ in range(3))   # c_t, tanh(c_t), h_t
     h_prev, c_prev = h0, c0
+    tmp4, tmp = np.empty((N, 4 * H)), np.empty((N, H))  # per-step buffers, reused
     with np.errstate(over="ignore"):                     # exp(large) = inf gives exactly 0 or -1
         for t in range(T):
             a = gates[t]                                 # (N, 4H), becomes [i, f, g, o]
-            a += h_prev @ WTs                            # + W h_{t-1}   (scaled)
+            np.matmul(h_prev, WTs, out=tmp4)
+            a += tmp4                                    # + W h_{t-1}   (scaled)
             if Ps is not None:                           # + P * c_{t-1} (peepholes i, f, o)
                 a4 = a.reshape(N, 4, H)                  # view: a4[:, k] is gate block k
                 a4[:, 0:2] += Ps[0:2] * c_prev[:, None, :]
@@ -284,7 +284,8 @@ def lstm_forward(x, h0, params: LSTMParams, c0=None):
             g -= 1.0                                     # g_t = tanh(a_g) = 2 / (1 + e^-2a) - 1
             c = c_tm[t]
             np.multiply(a[:, H:2 * H], c_prev, out=c)    # c_t = f_t * c_{t-1}
-            c += a[:, 0:H] * g                           #     + i_t * g_t
+            np.multiply(a[:, 0:H], g, out=tmp)
+            c += tmp                                     #     + i_t * g_t
             th = tanh_c[t]
             th[...] = c
             tanh_(th)                                    # tanh(c_t), through exp as above
@@ -321,45 +322,44 @@ def lstm_backward(dh, cache: LSTMCache, dc_last=None) -> LSTMSequenceGrads:
     T, N, H = cache.h_tm.shape
     chk = ShapeChecker("lstm_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")
-    dc_next = np.zeros((N, H)) if dc_last is None else chk.array("dc_last", dc_last, "N H")
+    dc_next = np.zeros((N, H)) if dc_last is None else chk.array("dc_last", dc_last, "N H").copy()
     U, W, _, P = cache.params
     i, f, g, o = cache.i, cache.f, cache.g, cache.o
     tanh_c = cache.tanh_c
-    c_before = np.concatenate([cache.c0[None], cache.c_tm[:-1]], axis=0)  # c_{t-1}, (T, N, H)
     # Local derivatives of the pre-activations, for all steps at once.  In the
     # loop, da[t] for i, f, g is (this factor) * dc_t and for o it is * dh_t.
     da = np.empty((T, N, 4 * H))
-    da[..., 0:H] = g * i * (1.0 - i)                  # c_t = ... + i_t g_t,  i_t = sigmoid(a_i)
-    da[..., H:2 * H] = c_before * f * (1.0 - f)       # c_t = f_t c_{t-1} ..., f_t = sigmoid(a_f)
-    da[..., 2 * H:3 * H] = i * (1.0 - g * g)          # c_t = ... + i_t g_t,  g_t = tanh(a_g)
-    da[..., 3 * H:] = tanh_c * o * (1.0 - o)          # h_t = o_t tanh(c_t),  o_t = sigmoid(a_o)
-    dh_to_dc = o * (1.0 - tanh_c * tanh_c)            # h_t = o_t tanh(c_t): dh_t -> dc_t
+    dsigmoid_(da[..., 0:H], i, g)                     # c_t = ... + i_t g_t,  i_t = sigmoid(a_i)
+    dsigmoid_(da[1:, :, H:2 * H], f[1:], cache.c_tm[:-1])  # c_t = f_t c_{t-1} ..., f = sigmoid
+    dsigmoid_(da[0, :, H:2 * H], f[0], cache.c0)
+    dtanh_(da[..., 2 * H:3 * H], g, i)                # c_t = ... + i_t g_t,  g_t = tanh(a_g)
+    dsigmoid_(da[..., 3 * H:], o, tanh_c)             # h_t = o_t tanh(c_t),  o_t = sigmoid(a_o)
+    dh_to_dc = dtanh_(np.empty((T, N, H)), tanh_c, o)  # h_t = o_t tanh(c_t): dh_t -> dc_t
     dh_tm = dh.transpose(1, 0, 2)
-    dh_next = np.zeros((N, H))
-    dc = np.empty((N, H))
+    dh_next, dht, dc = np.zeros((N, H)), np.empty((N, H)), np.empty((N, H))  # reused buffers
     for t in range(T - 1, -1, -1):
-        dht = dh_tm[t] + dh_next                      # dL/dh_t: from above + from step t+1
+        np.add(dh_tm[t], dh_next, out=dht)            # dL/dh_t: from above + from step t+1
         np.multiply(dht, dh_to_dc[t], out=dc)         # h_t = o_t * tanh(c_t)
         dc += dc_next                                 # c_t also feeds c_{t+1}
         d = da[t]                                     # (N, 4H), becomes dL/da_t
         d4 = d.reshape(N, 4, H)                       # view: d4[:, k] is gate block k
         d4[:, 0:3] *= dc[:, None, :]                  # through c_t (i, f, g)
         d4[:, 3] *= dht                               # through h_t (o)
-        dc_next = dc * f[t]                           # c_t = f_t * c_{t-1}: gradient flows via f_t
+        np.multiply(dc, f[t], out=dc_next)            # c_t = f_t * c_{t-1}: gradient flows via f_t
         if P is not None:                             # a_{i,f,o} += P * c_{t-1}
             dc_next += d[:, 0:H] * P[0]
             dc_next += d[:, H:2 * H] * P[1]
             dc_next += d[:, 3 * H:] * P[2]
-        dh_next = d @ W                               # a_t = ... + W h_{t-1}
+        np.matmul(d, W, out=dh_next)                  # a_t = ... + W h_{t-1}
     D = cache.x_tm.shape[2]
     flat = da.reshape(T * N, 4 * H)
     dU = flat.T @ cache.x_tm.reshape(T * N, D)        # a_t = U x_t ...
-    h_before = np.concatenate([cache.h0[None], cache.h_tm[:-1]], axis=0).reshape(T * N, H)
-    dW = flat.T @ h_before                            #     + W h_{t-1} ...
+    dW = flat[N:].T @ cache.h_tm[:-1].reshape((T - 1) * N, H)  # + W h_{t-1}, t > 1 ...
+    dW += flat[:N].T @ cache.h0                                 #   and h_0 at t = 1
     db = flat.sum(axis=0)                             #     + b
     dP = None
     if P is not None:
-        cb = c_before.reshape(T * N, H)
+        cb = np.concatenate([cache.c0[None], cache.c_tm[:-1]]).reshape(T * N, H)  # c_{t-1}
         dP = np.stack([(flat[:, 0:H] * cb).sum(axis=0),
                        (flat[:, H:2 * H] * cb).sum(axis=0),
                        (flat[:, 3 * H:] * cb).sum(axis=0)])

@@ -164,13 +164,15 @@ def rnn_forward(x, h0, params: RNNParams, activation: str = "tanh"):
     U, W, b = params
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
     T = x_tm.shape[0]
-    h_tm = x_tm @ U.T                                   # (T, N, H): U x_t for all t
+    N, D = x_tm.shape[1:]
+    h_tm = (x_tm.reshape(T * N, D) @ U.T).reshape(T, N, -1)  # U x_t for all t: one product
     h_tm += b
     WT = W.T
-    h_prev = h0
+    h_prev, tmp = h0, np.empty_like(h0)
     for t in range(T):
         net = h_tm[t]
-        net += h_prev @ WT                              # + W h_{t-1}
+        np.matmul(h_prev, WT, out=tmp)
+        net += tmp                                      # + W h_{t-1}
         if activation == "tanh":                        # h_t = f(net_t), in place
             np.tanh(net, out=net)
         else:
@@ -201,20 +203,21 @@ def rnn_backward(dh, cache: RNNCache) -> SequenceGrads:
     h_tm = cache.h_tm
     dnet = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H) copy, becomes dL/dnet
     if cache.activation == "tanh":
-        fprime = 1.0 - h_tm * h_tm                      # tanh' = 1 - h^2, all steps at once
+        fprime = h_tm * h_tm                            # tanh' = 1 - h^2, all steps at once
+        np.subtract(1.0, fprime, out=fprime)
     else:
         fprime = (h_tm > 0).astype(np.float64)
-    dh_prev = np.zeros((N, H))
+    dh_prev = np.zeros((N, H))                          # one buffer, reused at every step
     for t in range(T - 1, -1, -1):
         d = dnet[t]
         d += dh_prev                                    # dL/dh_t: from above + from step t+1
         d *= fprime[t]                                  # through h_t = f(net_t)
-        dh_prev = d @ W                                 # net_t = ... + W h_{t-1}
+        np.matmul(d, W, out=dh_prev)                    # net_t = ... + W h_{t-1}
     D = cache.x_tm.shape[2]
     flat = dnet.reshape(T * N, H)
     dU = flat.T @ cache.x_tm.reshape(T * N, D)
     h_before = np.concatenate([cache.h0[None], h_tm[:-1]], axis=0).reshape(T * N, H)
     dW = flat.T @ h_before
     db = flat.sum(axis=0)
-    dx = (dnet @ U).transpose(1, 0, 2)
+    dx = (flat @ U).reshape(T, N, D).transpose(1, 0, 2)
     return SequenceGrads(dx, dh_prev, RNNParams(dU, dW, db))

@@ -276,3 +276,20 @@ def test_bad_backward_and_step_inputs():
     with pytest.raises(ValueError, match=r"lstm_step_backward: dc_next must have shape \(N, H\) = "
                                          r"\(2, 5\), got \(3, 5\)"):
         lstm_step_backward(np.zeros((2, 5)), np.zeros((3, 5)), sc)
+
+
+def test_backward_leaves_its_inputs_untouched():
+    """The backward pass reuses buffers: none of them may be the caller's dh or dc_last."""
+    from rnncourse.lstm import init_lstm_params, lstm_backward, lstm_forward
+    rng = np.random.default_rng(0)
+    p = init_lstm_params(3, 4, 0, peepholes=True)
+    x = rng.normal(size=(2, 5, 3))
+    _, _, cache = lstm_forward(x, rng.normal(size=(2, 4)), p, rng.normal(size=(2, 4)))
+    dh, dc_last = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 4))
+    dh_copy, dc_copy = dh.copy(), dc_last.copy()
+    g1 = lstm_backward(dh, cache, dc_last)
+    np.testing.assert_array_equal(dh, dh_copy)
+    np.testing.assert_array_equal(dc_last, dc_copy)
+    g2 = lstm_backward(dh, cache, dc_last)                 # same result when called again
+    np.testing.assert_array_equal(g1.dc0, g2.dc0)
+    np.testing.assert_array_equal(g1.dh0, g2.dh0)
