@@ -146,6 +146,11 @@ Modules
 ``charlm``         character language model: loss, training, sampling, perplexity
 ``tasks``          adding problem and copy task
 ``grading``        helpers for the nbgrader ``checks.py`` of the assignments
+``seqpairs``       sequence pairs: padded batches (PAD, EOS conventions), reversal task
+``dates``          dates in 13 human formats to ISO 8601, held-out split by date
+``attention``      additive (Bahdanau) attention, forward and backward
+``seq2seq``        encoder-decoder over any cell, with or without attention; training
+``decoding``       greedy and beam search (length normalisation), exact match
 =================  ==========================================================
 
 Every name below is re-exported at the top level (``rnncourse.rnn_forward``).
@@ -182,6 +187,15 @@ from .rnn import (RNNCache, RNNParams, RNNStepCache, SequenceGrads, StepGrads,
                   rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward)
 from .tasks import adding_problem, copy_task
 from .text import Vocabulary, one_hot
+from .attention import (AttentionParams, attention_backward, attention_forward, attention_keys,
+                        attention_keys_backward, attention_step_backward,
+                        attention_step_forward, init_attention_params)
+from .dates import DATE_FORMATS, date_pairs, date_vocabularies, format_date
+from .decoding import Hypothesis, beam_search, exact_match, greedy_decode
+from .seq2seq import (Seq2SeqHistory, Seq2SeqParams, decoder_step_backward, decoder_step_forward,
+                      init_seq2seq, seq2seq_backward, seq2seq_forward, seq2seq_loss,
+                      train_seq2seq)
+from .seqpairs import Seq2SeqBatch, encode_pairs, reversal_task, reversal_vocabularies
 
 __version__ = "0.1.0"
 
@@ -217,4 +231,13 @@ __all__ = [
     "CharLMHistory", "CharLMParams", "charlm_loss", "evaluate_charlm", "init_charlm",
     "perplexity", "sample", "train_charlm",
     "adding_problem", "copy_task",
+    # sequence to sequence
+    "Seq2SeqBatch", "encode_pairs", "reversal_task", "reversal_vocabularies",
+    "DATE_FORMATS", "date_pairs", "date_vocabularies", "format_date",
+    "AttentionParams", "attention_backward", "attention_forward", "attention_keys",
+    "attention_keys_backward", "attention_step_backward", "attention_step_forward",
+    "init_attention_params",
+    "Seq2SeqHistory", "Seq2SeqParams", "decoder_step_backward", "decoder_step_forward",
+    "init_seq2seq", "seq2seq_backward", "seq2seq_forward", "seq2seq_loss", "train_seq2seq",
+    "Hypothesis", "beam_search", "exact_match", "greedy_decode",
 ]
