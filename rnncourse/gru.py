@@ -26,7 +26,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._gates import check_stacked, mix_, sigmoid_, tanh_
+from ._gates import check_stacked, dsigmoid_, dtanh_, mix_, sigmoid_, tanh_
 from ._validation import ShapeChecker, as_rng
 from .activations import sigmoid
 from .initializers import gate_blocks
@@ -320,15 +320,15 @@ def gru_backward(dh, cache: GRUCache) -> SequenceGrads:
     h_before = cache.h_all[:-1]                      # h_{t-1} for every t
     d_tm = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H), becomes dL/dh_t
     omz = 1.0 - z                                    # h_t = ... + (1 - z) h_{t-1}
-    cz = (n - h_before) * z * omz                    # h_t = z n ...; z = sigmoid(a_z)
-    cn = z * (1.0 - n * n)                           # h_t = z n ...; n = tanh(a_n)
+    cz = dsigmoid_(np.empty_like(omz), z, n - h_before)  # h_t = z n ...; z = sigmoid(a_z)
+    cn = dtanh_(np.empty_like(omz), n, z)            # h_t = z n ...; n = tanh(a_n)
     carry = np.zeros((N, H))
     tmp = np.empty((N, H))
     D = cache.x_tm.shape[2]
     x_flat = cache.x_tm.reshape(T * N, D)
     hb_flat = h_before.reshape(T * N, H)
     if cache.reset_after:
-        cr = cache.hn * r * (1.0 - r)                # a_n = ... + r (W_n h + b_hn); r = sigmoid(a_r)
+        cr = dsigmoid_(np.empty_like(omz), r, cache.hn)  # a_n = ... + r (W_n h + b_hn)
         dah = np.empty((T, N, 3 * H))                # dL/d(W h_{t-1} + [0, 0, b_hn]), blocks [r, z, hn]
         dan = np.empty((T, N, H))                    # dL/da_n
         for t in range(T - 1, -1, -1):
@@ -348,7 +348,7 @@ def gru_backward(dh, cache: GRUCache) -> SequenceGrads:
         dax = dah                                    # input side: [r, z] shared, n block = dan
         dax[:, :, H2:] = dan
     else:
-        cr = h_before * r * (1.0 - r)                # r h_{t-1};  r = sigmoid(a_r)
+        cr = dsigmoid_(np.empty_like(omz), r, h_before)  # r h_{t-1};  r = sigmoid(a_r)
         Wrz, Wn = W[:H2], W[H2:]
         dax = np.empty((T, N, 3 * H))                # dL/da_t, blocks [r, z, n]
         drh = np.empty((N, H))

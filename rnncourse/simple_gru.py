@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gates import check_stacked, mix_, sigmoid_, tanh_
+from ._gates import check_stacked, dsigmoid_, dtanh_, mix_, sigmoid_, tanh_
 from ._validation import ShapeChecker, as_rng
 from .activations import sigmoid
 from .initializers import gate_blocks
@@ -201,8 +201,8 @@ def simple_gru_backward(dh, cache: SimpleGRUCache) -> SequenceGrads:
     d_tm = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H), becomes dL/dh_t
     # step-independent factors, all steps at once
     omz = 1.0 - z                                    # h_t = ... + (1 - z) h_{t-1}
-    cz = (n - h_before) * z * omz                    # h_t = z n ...; z = sigmoid(a_z)
-    cn = z * (1.0 - n * n)                           # h_t = z n ...; n = tanh(a_n)
+    cz = dsigmoid_(np.empty_like(omz), z, n - h_before)  # h_t = z n ...; z = sigmoid(a_z)
+    cn = dtanh_(np.empty_like(omz), n, z)            # h_t = z n ...; n = tanh(a_n)
     da = np.empty((T, N, 2 * H))                     # dL/da_t, blocks [z, n]
     carry = np.zeros((N, H))
     tmp = np.empty((N, H))
