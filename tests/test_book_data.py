@@ -571,6 +571,46 @@ def test_source_notes_are_cited_by_their_titles():
         assert titles & set(head), f"{path.name}: none of {head} is a cited title"
 
 
+
+def test_chapter4_tanh_w2_fixed_point():
+    """The notes' 2^10 example taken literally: the glued fixed point of h = tanh(2h) is the
+    root found here by bisection, the backward factor there is 2(1 - h*^2) ~ 0.17 < 1 (the
+    gradient vanishes), and the glued ten-step and forty-step products are that small."""
+    g = glued("04_vanishing_gradients")
+    lo, hi = 0.5, 1.0                       # tanh(2h) - h > 0 at 0.5, < 0 at 1
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if math.tanh(2 * mid) > mid else (lo, mid)
+    assert g["tanh_w2_fixed_point"] == pytest.approx(lo, abs=1e-9)
+    slope = 2 * (1 - lo ** 2)
+    assert g["tanh_w2_slope"] == pytest.approx(slope, rel=1e-9)
+    assert round(slope, 2) == 0.17
+    assert g["tanh_w2_slope_10"] == pytest.approx(slope ** 10, rel=1e-9) and slope ** 10 < 1e-7
+    assert g["tanh_w2_prod_40"] < slope ** 30        # forty steps, most of them at h*
+    assert g["tanh_w2_early_factor"] == pytest.approx(2 * (1 - math.tanh(0.02) ** 2))
+
+
+def test_chapter4_le2015_baseline_arithmetic():
+    """0.1767 = 1/6 + 0.1^2 to four decimals; the sampling spread of the MSE of predicting 1
+    is sqrt(7/180 / n), checked here by exact integration of the triangular density."""
+    g = glued("04_vanishing_gradients")
+    assert round(g["baseline_c09"], 4) == 0.1767
+    # E[(S-1)^4] and E[(S-1)^2] for the density 1 - |u| on [-1, 1], by the midpoint rule
+    n = 200_000
+    us = [-1 + (i + 0.5) * 2 / n for i in range(n)]
+    m2 = sum(u ** 2 * (1 - abs(u)) for u in us) * 2 / n
+    m4 = sum(u ** 4 * (1 - abs(u)) for u in us) * 2 / n
+    assert m2 == pytest.approx(1 / 6, rel=1e-6)
+    sd = math.sqrt(m4 - m2 ** 2)
+    assert sd == pytest.approx(math.sqrt(7 / 180), rel=1e-6)
+    assert g["baseline_sd_1000"] == pytest.approx(sd / math.sqrt(1000), rel=1e-6)
+    assert g["baseline_z_1000"] == pytest.approx((0.1767 - 1 / 6) / (sd / math.sqrt(1000)),
+                                                 rel=1e-6)
+    # the prose: "an unlucky draw" at 1,000 (between 1 and 3 sd), "practically impossible"
+    # at 10,000 (more than 4 sd)
+    assert 1 < g["baseline_z_1000"] < 3 and g["baseline_z_10000"] > 4
+
+
 # ---------------------------------------------------------------------------------------------
 # Every chapter opens with its learning objectives and closes with a summary
 # ---------------------------------------------------------------------------------------------
