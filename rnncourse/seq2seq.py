@@ -63,10 +63,14 @@ class Encoded(NamedTuple):
 
 
 class DecoderStepCache(NamedTuple):
+    """The cell's and the attention's caches, the output layer's input o (N, H [+ H])."""
+
     cell_cache: Any
     attention_cache: Optional[att.AttentionStepCache]
     o: np.ndarray
     K: int
+    params: Any
+    cell: Cell
 
 
 class DecoderStepGrads(NamedTuple):
@@ -89,23 +93,19 @@ class Seq2SeqCache(NamedTuple):
     keys_cache: Any
     dec_caches: list
     alphas: Optional[np.ndarray]
-    S: int
 
 
 class Seq2SeqGrads(NamedTuple):
-    dparams: Seq2SeqParams
+    dparams: Seq2SeqParams                      # a Seq2SeqParams of gradients
 
 
 class Seq2SeqHistory(NamedTuple):
-    """loss per target symbol at every training step."""
-
-    losses: List[float]
+    losses: List[float]                         # loss per target symbol at every step
 
 
-def _add(a, b):
-    if a is None:
-        return b
-    return tree_map(lambda _l, x, y: None if x is None else (x if y is None else x + y), a, b)
+def _add(a, b):                     # a + b leaf by leaf; a None: nothing summed yet
+    return b if a is None else tree_map(lambda _l, x, y: None if x is None else
+                                        (x if y is None else x + y), a, b)
 
 
 def init_seq2seq(src_size: int, tgt_size: int, hidden: int, rng, cell="gru",
@@ -117,8 +117,8 @@ def init_seq2seq(src_size: int, tgt_size: int, hidden: int, rng, cell="gru",
     features with attention, K without.
     """
     chk = ShapeChecker("init_seq2seq")
-    Ks, K, H = (chk.positive_int(n, v) for n, v in (("src_size", src_size),
-                                                    ("tgt_size", tgt_size), ("hidden", hidden)))
+    Ks, K, H = (chk.positive_int(n, v) for n, v in
+                (("src_size", src_size), ("tgt_size", tgt_size), ("hidden", hidden)))
     A = H if attention_size is None else chk.positive_int("attention_size", attention_size)
     c = _cell(chk, cell)
     g = as_rng(rng, "init_seq2seq")
@@ -204,10 +204,11 @@ def _decoder_step(y_prev, state, enc: Encoded, params: Seq2SeqParams, c: Cell, K
     h, new_state, ccache = c.step_forward(x, state, params.decoder)
     o = h if ctx is None else np.concatenate([h, ctx], axis=1)
     scores = o @ params.output.V.T + params.output.b_y
-    return scores, new_state, alpha, DecoderStepCache(ccache, acache, o, K)
+    return scores, new_state, alpha, DecoderStepCache(ccache, acache, o, K, params, c)
 
 
-def _decoder_step_back(dscores, dstate, cache: DecoderStepCache, params: Seq2SeqParams, c: Cell):
+def _decoder_step_back(dscores, dstate, cache: DecoderStepCache):
+    params, c = cache.params, cache.cell
     V = params.output.V
     H = dstate[0].shape[1]
     do = dscores @ V
@@ -239,22 +240,26 @@ def decoder_step_forward(y_prev, state, enc: Encoded, params: Seq2SeqParams, cel
     chk = ShapeChecker("decoder_step_forward")
     c = _cell(chk, cell)
     _Ks, K, H = _check_params(chk, params, c)
+    chk.dims["H"], chk.source["H"] = H, "params.decoder.W"
     y_prev = chk.array("y_prev", y_prev, "N", dtype="int")
     if y_prev.size and (y_prev.min() < 0 or y_prev.max() >= K):
         chk.fail(f"y_prev must hold indices in [0, {K}), got values in "
                  f"[{y_prev.min()}, {y_prev.max()}]")
-    if not isinstance(state, tuple) or len(state) != len(c.state_names):
+    if not isinstance(state, (tuple, list)) or len(state) != len(c.state_names):
         chk.fail(f"state must be a tuple of {len(c.state_names)} arrays {c.state_names}, "
                  f"got {type(state).__name__}")
     state = tuple(chk.array(f"state[{i}]", s, "N H") for i, s in enumerate(state))
     if not isinstance(enc, Encoded):
         chk.fail(f"enc must be the Encoded returned by encode, got {type(enc).__name__}")
-    chk.array("enc.h", enc.h, "N S H")
-    return _decoder_step(y_prev, state, enc, params, c, K)
+    h = chk.array("enc.h", enc.h, "N S H")
+    m = att._check_mask(chk, enc.mask, "enc.mask")
+    keys = None
+    if params.attention is not None:
+        keys = chk.array("enc.keys", enc.keys, f"N S {params.attention.v.shape[0]}")
+    return _decoder_step(y_prev, state, Encoded(h, keys, m, enc.state), params, c, K)
 
 
-def decoder_step_backward(dscores, dstate, cache: DecoderStepCache, params: Seq2SeqParams,
-                          cell="gru") -> DecoderStepGrads:
+def decoder_step_backward(dscores, dstate, cache: DecoderStepCache) -> DecoderStepGrads:
     """Backward of :func:`decoder_step_forward`.
 
     dscores : (N, K); dstate : tuple of (N, H), the gradient reaching the new
@@ -263,10 +268,14 @@ def decoder_step_backward(dscores, dstate, cache: DecoderStepCache, params: Seq2
     """
     chk = ShapeChecker("decoder_step_backward")
     chk.cache("cache", cache, DecoderStepCache)
-    c = _cell(chk, cell)
-    chk.array("dscores", dscores, f"N {params.output.V.shape[0]}")
+    N, H = cache.o.shape[0], cache.params.decoder.W.shape[1]
+    chk = ShapeChecker("decoder_step_backward", N=N, H=H, K=cache.params.output.V.shape[0])
+    dscores = chk.array("dscores", dscores, "N K")
+    if not isinstance(dstate, (tuple, list)) or len(dstate) != len(cache.cell.state_names):
+        chk.fail(f"dstate must be a tuple of {len(cache.cell.state_names)} arrays "
+                 f"{cache.cell.state_names}, got {type(dstate).__name__}")
     dstate = tuple(chk.array(f"dstate[{i}]", s, "N H") for i, s in enumerate(dstate))
-    return _decoder_step_back(np.asarray(dscores, dtype=np.float64), dstate, cache, params, c)
+    return _decoder_step_back(dscores, dstate, cache)
 
 
 def seq2seq_forward(params: Seq2SeqParams, src, src_mask, y_in, cell="gru"):
@@ -300,8 +309,7 @@ def seq2seq_forward(params: Seq2SeqParams, src, src_mask, y_in, cell="gru"):
         if alphas is not None:
             alphas[:, t] = alpha
         dec_caches.append(cache)
-    return scores, Seq2SeqCache(params, c, enc_caches, m, kcache, dec_caches, alphas,
-                                src.shape[1])
+    return scores, Seq2SeqCache(params, c, enc_caches, m, kcache, dec_caches, alphas)
 
 
 def seq2seq_backward(dscores, cache: Seq2SeqCache) -> Seq2SeqGrads:
@@ -321,12 +329,12 @@ def seq2seq_backward(dscores, cache: Seq2SeqCache) -> Seq2SeqGrads:
     dkeys = np.zeros((N, S, p.attention.v.shape[0])) if p.attention is not None else None
     dsum = None
     for t in reversed(range(T)):
-        g = _decoder_step_back(dscores[:, t], dstate, cache.dec_caches[t], p, c)
+        g = _decoder_step_back(dscores[:, t], dstate, cache.dec_caches[t])
         dstate, dsum = g.dstate_prev, _add(dsum, g.dparams)
         if g.dh is not None:
             dh_enc += g.dh
             dkeys += g.dkeys
-    datt = None
+    datt = None                                   # the keys' gradients, summed over the steps:
     if p.attention is not None:
         k = att.attention_keys_backward(dkeys, cache.keys_cache)
         dh_enc += k.dh

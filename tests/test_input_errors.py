@@ -175,6 +175,56 @@ CALLS = {
     "one_hot": (text.one_hot, lambda r: dict(indices=r.integers(0, K, size=(N, T)), K=K)),
 }
 
+
+# ---- sequence to sequence (rnncourse.attention, rnncourse.seq2seq) ----------
+from rnncourse import attention, seq2seq  # noqa: E402
+
+S2 = 4                                                   # source length
+
+
+def _att_kw(r, keys=False):
+    kw = dict(s_prev=r.normal(size=(N, H)), h=r.normal(size=(N, S2, D)),
+              mask=np.ones((N, S2), dtype=bool), params=attention.init_attention_params(H, D, 3, r))
+    if keys:
+        kw["keys"] = attention.attention_keys(kw["h"], kw["params"])[0]
+    return kw
+
+
+def _att_back(fwd):
+    return lambda r: dict(dcontext=r.normal(size=(N, D)), dalpha=r.normal(size=(N, S2)),
+                          cache=fwd(**_att_kw(r, fwd is attention.attention_step_forward))[-1])
+
+
+def _s2s_kw(r):
+    return dict(params=seq2seq.init_seq2seq(K, K, H, r, "rnn"), src=r.integers(0, K, (N, S2)),
+                src_mask=np.ones((N, S2), dtype=bool), y_in=r.integers(0, K, (N, T)), cell="rnn")
+
+
+def _dec_kw(r):
+    p = seq2seq.init_seq2seq(K, K, H, r, "rnn")
+    enc = seq2seq.encode(p, r.integers(0, K, (N, S2)), None, "rnn")[0]
+    return dict(y_prev=r.integers(0, K, N), state=[r.normal(size=(N, H))], enc=enc, params=p,
+                cell="rnn")
+
+
+CALLS.update({
+    "attention_forward": (attention.attention_forward, _att_kw),
+    "attention_backward": (attention.attention_backward, _att_back(attention.attention_forward)),
+    "attention_step_forward": (attention.attention_step_forward, lambda r: _att_kw(r, True)),
+    "attention_step_backward": (attention.attention_step_backward,
+                                _att_back(attention.attention_step_forward)),
+    "attention_keys_backward": (attention.attention_keys_backward, lambda r: dict(
+        dkeys=r.normal(size=(N, S2, 3)), cache=attention.attention_keys(
+            **{k: v for k, v in _att_kw(r).items() if k in ("h", "params")})[1])),
+    "seq2seq_forward": (seq2seq.seq2seq_forward, _s2s_kw),
+    "seq2seq_backward": (seq2seq.seq2seq_backward, _seq_backward_row(
+        lambda r: seq2seq.seq2seq_forward(**_s2s_kw(r)), name="dscores", width=K)),
+    "decoder_step_forward": (seq2seq.decoder_step_forward, _dec_kw),
+    "decoder_step_backward": (seq2seq.decoder_step_backward, lambda r: dict(
+        dscores=r.normal(size=(N, K)), dstate=[r.normal(size=(N, H))],
+        cache=seq2seq.decoder_step_forward(**_dec_kw(r))[-1])),
+})
+
 # Gradient clipping passes NaN and inf through on purpose (the norm reports it,
 # as torch.nn.utils.clip_grad_norm_ does), so NaN is no error there.
 NAN_ALLOWED = {"clip_by_global_norm", "clip_by_value"}

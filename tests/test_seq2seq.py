@@ -73,7 +73,7 @@ def step_fns(cell, mask, y):
 
     def backward(dscores, *rest):
         *dstate, (cache, kcache, params) = rest
-        g = decoder_step_backward(dscores, tuple(dstate), cache, params, cell)
+        g = decoder_step_backward(dscores, tuple(dstate), cache)
         k = attention_keys_backward(g.dkeys, kcache)
         zeros = tree_map(lambda _l, a: None if a is None else np.zeros_like(a), params.encoder)
         dp = Seq2SeqParams(zeros, g.dparams.decoder,
