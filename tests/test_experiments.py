@@ -19,8 +19,10 @@ SCRIPT = ROOT / "experiments" / "adding_problem.py"
 def adding():
     spec = importlib.util.spec_from_file_location("adding_problem_experiment", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod          # so that worker processes (--jobs) can find train()
     spec.loader.exec_module(mod)
-    return mod
+    yield mod
+    sys.modules.pop(spec.name, None)
 
 
 def test_cli_writes_json_with_finite_curves(tmp_path, adding):
@@ -54,6 +56,20 @@ def test_same_seed_same_curve(adding):
     assert a["runs"][0]["mse"] == b["runs"][0]["mse"]
     c = adding.run(T=5, steps=6, hidden=3, seeds=[5], models=["tanh"], log_every=3, test_size=20)
     assert a["runs"][0]["mse"] != c["runs"][0]["mse"]
+
+
+def test_parallel_runs_give_the_same_curves(adding):
+    """--jobs spreads the (model, seed) runs over processes: same runs, same order, same
+    curves as one process (a book figure with several seeds may be computed either way)."""
+    kw = dict(T=5, steps=6, hidden=3, seeds=[0, 1], models=["tanh", "irnn"], log_every=3,
+              test_size=20)
+    one, two = adding.run(**kw), adding.run(**kw, jobs=2)
+    assert one["config"] == two["config"]
+    assert [(r["model"], r["seed"]) for r in two["runs"]] == \
+        [("tanh", 0), ("tanh", 1), ("irnn", 0), ("irnn", 1)]
+    for a, b in zip(one["runs"], two["runs"]):
+        assert {k: v for k, v in a.items() if k != "seconds"} == \
+            {k: v for k, v in b.items() if k != "seconds"}
 
 
 def _leaves(tree, path=()):
