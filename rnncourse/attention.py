@@ -116,13 +116,13 @@ def _check_params(chk: ShapeChecker, params, name: str = "params") -> AttentionP
                            chk.array(f"{name}.b", params.b, "A"))
 
 
-def _check_mask(chk: ShapeChecker, mask) -> np.ndarray:
+def _check_mask(chk: ShapeChecker, mask, name: str = "mask") -> np.ndarray:
     if mask is None:
         return np.ones((chk.dims["N"], chk.dims["S"]), dtype=bool)
-    m = chk.array("mask", mask, "N S", dtype="bool").astype(bool)
+    m = chk.array(name, mask, "N S", dtype="bool").astype(bool)
     empty = ~m.any(axis=1)
     if empty.any():
-        chk.fail(f"mask must have at least one True entry per row, row {int(np.argmax(empty))} "
+        chk.fail(f"{name} must have at least one True entry per row, row {int(np.argmax(empty))} "
                  f"has none")
     return m
 
