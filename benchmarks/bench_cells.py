@@ -19,6 +19,8 @@ one larger), one table per size; under each table, the matrix-product FLOPs of
 one call (forward ``2 T N (D + H) kH`` for k gate blocks, backward twice that:
 ``dx``, ``dh``, ``dU``, ``dW``) and the rate NumPy reaches as a fraction of the
 machine's measured float64 matrix-product peak (a (n, n) x (n, n) product).
+Last, one training step of the character model against the same model in
+PyTorch (:func:`charlm_pairs`).
 
 Usage::
 
@@ -185,6 +187,63 @@ def time_pair(f_np, f_torch, repeats, warmup):
     return t_np, t_torch
 
 
+def charlm_pairs(K=65, H=128, T=32, N=16, seed=0):
+    """Yield (cell, numpy_step, torch_step): one training step of the character model.
+
+    NumPy: :func:`rnncourse.charlm.charlm_loss` (one-hot inputs, cell, output layer, summed
+    cross-entropy over T averaged over N, BPTT), clipping to global norm 5, one Adam step.
+    PyTorch: the same model (``nn.RNN``/``nn.LSTM`` on one-hot inputs, ``nn.Linear``,
+    ``cross_entropy(reduction="sum") / N``, ``clip_grad_norm_(5)``, ``optim.Adam``).
+    """
+    import torch
+
+    from rnncourse.charlm import charlm_loss, init_charlm
+    from rnncourse.clipping import clip_by_global_norm
+    from rnncourse.optim import adam_init, adam_step
+
+    rng = np.random.default_rng(seed)
+    x_idx, y_idx = rng.integers(0, K, (N, T)), rng.integers(0, K, (N, T))
+    xt = torch.nn.functional.one_hot(torch.from_numpy(x_idx), K).double()
+    yt = torch.from_numpy(y_idx)
+    for cell, module in (("rnn", torch.nn.RNN), ("lstm", torch.nn.LSTM)):
+        box = {"p": init_charlm(K, H, seed, cell)}
+        box["s"] = adam_init(box["p"])
+
+        def np_step(box=box, cell=cell):
+            loss, grads, _ = charlm_loss(box["p"], x_idx, y_idx, cell)
+            grads, _ = clip_by_global_norm(grads, 5.0)
+            box["p"], box["s"] = adam_step(box["p"], grads, box["s"], lr=1e-3)
+
+        rnn = module(K, H, batch_first=True, dtype=torch.float64)
+        out = torch.nn.Linear(H, K, dtype=torch.float64)
+        params = list(rnn.parameters()) + list(out.parameters())
+        opt = torch.optim.Adam(params, lr=1e-3)
+
+        def torch_step(rnn=rnn, out=out, params=params, opt=opt):
+            opt.zero_grad(set_to_none=True)
+            scores = out(rnn(xt)[0])
+            loss = torch.nn.functional.cross_entropy(scores.reshape(N * T, K), yt.reshape(-1),
+                                                     reduction="sum") / N
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+
+        yield cell, np_step, torch_step
+
+
+def run_charlm(repeats, warmup):
+    """Print one table: a character-model training step, NumPy against PyTorch."""
+    print("character model, one training step (K=65, H=128, T=32, N=16): loss, BPTT, "
+          "clipping, Adam")
+    print(f"{'cell':<6} {'numpy best':>11} {'torch best':>11} {'ratio':>7}   {'paired':>7}")
+    for cell, f_np, f_torch in charlm_pairs():
+        t_np, t_torch = time_pair(f_np, f_torch, repeats, warmup)
+        paired = statistics.median(a / b for a, b in zip(t_np, t_torch))
+        print(f"{cell:<6} {min(t_np):11.2f} {min(t_torch):11.2f} "
+              f"{min(t_np) / min(t_torch):7.2f}   {paired:7.2f}")
+    print()
+
+
 def run_size(T, N, D, H, repeats, warmup, wanted, header, peak):
     """Time every wanted cell at one size and print its table; return the rows."""
     print(header)
@@ -226,6 +285,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for both numpy's BLAS and torch (default: numpy's)")
     ap.add_argument("--cells", default="rnn,gru,lstm")
+    ap.add_argument("--no-charlm", dest="charlm", action="store_false",
+                    help="skip the character-model training step")
     args = ap.parse_args(argv)
 
     import torch
@@ -249,6 +310,8 @@ def main(argv=None):
                   f"({how}), torch {torch.get_num_threads()}; numpy {np.__version__}, "
                   f"torch {torch.__version__}; {repeats} repeats after {args.warmup} warm-up")
         all_rows[(T, N, D, H)] = run_size(T, N, D, H, repeats, args.warmup, wanted, header, peak)
+    if args.charlm:
+        run_charlm(args.repeats or 20, args.warmup)
     return all_rows
 
 
