@@ -114,6 +114,9 @@ def hidden_gradient_norms(cell, x, params, h0=None, *, c0=None, seed=0,
     for t in range(T):
         _h, state, cache = c.step_forward(x[:, t], state, params)
         caches.append(cache)
+    if return_cell and T and not all(hasattr(caches[0], a) for a in ("o", "tanh_c")):
+        chk.fail(f"return_cell needs an LSTM step cache (with o and tanh_c: h_t = o_t tanh(c_t)), "
+                 f"got {type(caches[0]).__name__} from cell {c.name!r}")
     norms, cell_norms = np.empty(T), np.empty(T)
     dstate = (g,) + tuple(np.zeros((N, H)) for _ in state[1:])     # dL/d(h_T, c_T, ...)
     for t in range(T - 1, -1, -1):
