@@ -108,7 +108,8 @@ def init_attention_params(Hd: int, He: int, A: int, rng) -> AttentionParams:
 
 
 def _check_params(chk: ShapeChecker, params, name: str = "params") -> AttentionParams:
-    if not isinstance(params, tuple) or not all(hasattr(params, f) for f in AttentionParams._fields):
+    if not isinstance(params, tuple) or \
+            not all(hasattr(params, f) for f in AttentionParams._fields):
         chk.fail(f"{name} must be AttentionParams(W_a, U_a, v, b), got {type(params).__name__}")
     return AttentionParams(chk.array(f"{name}.W_a", params.W_a, "A Hd"),
                            chk.array(f"{name}.U_a", params.U_a, "A He"),
@@ -225,7 +226,7 @@ def _step_backward(dcontext, dalpha, cache: AttentionStepCache) -> AttentionStep
     if dalpha is not None:
         da = da + dalpha
     dh = alpha[:, :, None] * dcontext[:, None, :]
-    de = alpha * (da - (alpha * da).sum(axis=1, keepdims=True))      # softmax backward; 0 on padding
+    de = alpha * (da - (alpha * da).sum(axis=1, keepdims=True))      # softmax backward (0: padding)
     dv = np.einsum("ns,nsa->a", de, cache.tanh_z)
     dz = de[:, :, None] * cache.v * (1.0 - cache.tanh_z ** 2)        # (N, S, A)
     dq = dz.sum(axis=1)                                               # (N, A)

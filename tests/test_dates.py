@@ -26,7 +26,8 @@ def parse(text, fmt):
 def zeller_weekday(d):
     """Monday = 0 .. Sunday = 6, by Zeller's congruence (no datetime)."""
     y, m = (d.year - 1, d.month + 12) if d.month < 3 else (d.year, d.month)
-    h = (d.day + 13 * (m + 1) // 5 + y % 100 + (y % 100) // 4 + (y // 100) // 4 + 5 * (y // 100)) % 7
+    K, J = y % 100, y // 100
+    h = (d.day + 13 * (m + 1) // 5 + K + K // 4 + J // 4 + 5 * J) % 7
     return (h + 5) % 7                                   # Zeller: 0 = Saturday
 
 

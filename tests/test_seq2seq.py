@@ -49,7 +49,7 @@ def test_loss_gradient_matches_finite_differences():
     r = check_gradients(lambda params: (np.array(seq2seq_loss(params, b, "lstm")[0]), None),
                         lambda d, _c: None, {"params": p}, dout=np.array(1.0),
                         grads_of=lambda _g: {"params": grads}, eps=1e-5, tol=1e-5)
-    assert r.ok, str(r)         # eps 1e-5: the loss is one scalar of size ~5, round-off dominates at 1e-6
+    assert r.ok, str(r)         # eps 1e-5: one scalar loss of size ~5, round-off dominates at 1e-6
 
 
 def step_inputs(cell, seed=0, N=2, S=4):
@@ -282,7 +282,8 @@ def test_small_attention_model_learns_reversal():
     (lambda p, b: seq2seq_forward(p, b.src, b.src_mask[:, :1], b.y_in), ["src_mask"]),
     (lambda p, b: seq2seq_forward(p, b.src, b.src_mask, b.y_in + 50), ["y_in", "[0, 4)"]),
     (lambda p, b: seq2seq_forward(p, b.src * 1.0, b.src_mask, b.y_in), ["src", "integer"]),
-    (lambda p, b: seq2seq_forward(tuple(p), b.src, b.src_mask, b.y_in), ["params", "Seq2SeqParams"]),
+    (lambda p, b: seq2seq_forward(tuple(p), b.src, b.src_mask, b.y_in),
+     ["params", "Seq2SeqParams"]),
     (lambda p, b: seq2seq_forward(p, b.src, b.src_mask, b.y_in, "lstm"),
      ["params.encoder", "lstm"]),
     (lambda p, b: seq2seq_forward(p._replace(attention=None), b.src, b.src_mask, b.y_in),
