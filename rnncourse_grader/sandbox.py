@@ -8,14 +8,18 @@ What the sandboxed process sees (``bwrap``, Debian's ``bubblewrap``):
 * **hidden** (empty tmpfs over them): the course directory (``solutions/``, the gradebook,
   ``submitted/``, ``autograded/``, ``feedback/``, the exchange, every other student), the
   grader's home and its IPython profile, and any extra path given; the Python installation and
-  the virtual environment are mounted back read-only, and the student view of ``rnncourse`` and
+  the virtual environment are mounted back read-only (from their real paths, at the paths the
+  grader uses too: a venv that is a symlink works), and the student view of ``rnncourse`` and
   the worker's package are mounted read-only under ``/tmp/.rnncourse``;
 * no network (own network namespace), own PID, IPC and UTS namespaces, a new session; the
   whole process tree is killed when the sandbox ends (``--die-with-parent``, PID namespace);
 * limits (:class:`Limits`): address space, CPU seconds, processes, file size, open files,
   tmpfs size; the harness adds a wall-clock limit per cell and per call.  When the grader runs
   as root the worker runs as an unprivileged user id (``setpriv``), because the kernel does not
-  apply the process limit to root.
+  apply the process limit to root.  That uid must reach the interpreter: directories on its
+  way that others cannot traverse (mode 0700) are replaced by a tmpfs with the way to the
+  interpreter made again (mode 0755); an installation others cannot read is refused with a
+  message naming the directory.
 
 :func:`check_available` says whether a sandbox can be had on this machine, and why not.
 """
@@ -91,10 +95,14 @@ def limits_from_env(environ=None) -> Limits:
 
 
 def _python_roots() -> List[str]:
-    """Directories the interpreter and its packages live in (mounted back read-only)."""
-    roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                           sysconfig.get_paths()["purelib"],
-                                           sysconfig.get_paths()["platlib"])}
+    """Directories the interpreter and its packages live in (mounted back read-only).
+
+    Both the paths as this process names them (a venv that is a symlink, ``.venv ->
+    /elsewhere/venv``, is reached through the link) and their real paths.
+    """
+    paths = (sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"],
+             sysconfig.get_paths()["platlib"])
+    roots = {os.path.realpath(p) for p in paths} | {os.path.abspath(p) for p in paths}
     roots.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
     roots.add(os.path.dirname(os.path.dirname(os.path.abspath(sys.executable))))
     return sorted(roots)
@@ -102,7 +110,26 @@ def _python_roots() -> List[str]:
 
 def _inside(path: str, parents: Iterable[str]) -> bool:
     path = os.path.realpath(path)
+    return _under(path, parents)
+
+
+def _under(path: str, parents: Iterable[str]) -> bool:
+    """``path`` is one of ``parents`` or below one, comparing the names as they are."""
     return any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in parents)
+
+
+def _closed_ancestors(path: str) -> List[str]:
+    """Ancestors of the real ``path`` that other users cannot traverse (no ``o+x``)."""
+    closed = []
+    d = os.path.dirname(os.path.realpath(path))
+    while d and d != os.sep:
+        try:
+            if not os.stat(d).st_mode & 0o001:
+                closed.append(d)
+        except OSError:
+            pass
+        d = os.path.dirname(d)
+    return closed
 
 
 def sandbox_uid() -> Optional[int]:
@@ -143,6 +170,22 @@ def command(view_dir: str, grader_dir: str, submission_dir: Optional[str], limit
     hidden = sorted({h for h in hidden if h != "/" and os.path.isdir(h)
                      and not _inside(h, private)}, key=len)
     uid = sandbox_uid()
+    if uid is not None:
+        # The worker's unprivileged uid must reach the interpreter: a directory on the way that
+        # others cannot traverse (a 0700 /opt/tools, another user's home...) is replaced by a
+        # tmpfs, and the way down to the interpreter is made again with mode 0755.
+        for root in keep:
+            for d in _closed_ancestors(root):
+                if not _under(d, private) and d not in hidden:
+                    hidden.append(d)
+        hidden.sort(key=len)
+        for root in {os.path.realpath(r) for r in keep}:
+            if os.path.isdir(root) and os.stat(root).st_mode & 0o005 != 0o005:
+                raise RuntimeError(
+                    f"the sandbox cannot use the Python installation: {root} is not readable by "
+                    f"other users (mode {oct(os.stat(root).st_mode & 0o777)}), and the graded "
+                    f"notebook runs as an unprivileged user; `chmod o+rx {root}` (and its files "
+                    f"`chmod -R o+rX {root}`), or install Python where other users can read it")
     # As root: no user namespace (the worker's own, unprivileged uid must exist outside it);
     # otherwise bwrap needs one, and maps the user to itself.
     unshare = (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
@@ -155,18 +198,24 @@ def command(view_dir: str, grader_dir: str, submission_dir: Optional[str], limit
         argv += ["--tmpfs", h]
     covers = hidden + private
     made = set()
-    for root in keep:                           # the interpreter and venv, wherever they were
-        if _inside(root, covers):
-            parent = max((h for h in covers if _inside(root, [h])), key=len)
-            # bwrap would create the directories between the tmpfs and the mount point with
-            # mode 0700, which the unprivileged worker could not traverse.
-            steps = os.path.relpath(root, parent).split(os.sep)[:-1]
-            for k in range(1, len(steps) + 1):
-                d = os.path.join(parent, *steps[:k])
-                if d not in made:
-                    made.add(d)
-                    argv += ["--perms", "0755", "--dir", d]
-            argv += ["--ro-bind", root, root]
+    # The interpreter and venv, wherever they were: each root under a hidden or private
+    # directory is mounted back at that place, from its real path (so a symlinked venv, whose
+    # link vanished with the tmpfs, is a directory there).
+    bound: List[str] = []
+    for root in keep:                           # sorted: a root before the roots inside it
+        if not _under(root, covers) or _under(root, bound):
+            continue
+        bound.append(root)
+        parent = max((h for h in covers if _under(root, [h])), key=len)
+        # bwrap would create the directories between the tmpfs and the mount point with
+        # mode 0700, which the unprivileged worker could not traverse.
+        steps = os.path.relpath(root, parent).split(os.sep)[:-1]
+        for k in range(1, len(steps) + 1):
+            d = os.path.join(parent, *steps[:k])
+            if d not in made:
+                made.add(d)
+                argv += ["--perms", "0755", "--dir", d]
+        argv += ["--ro-bind", os.path.realpath(root), root]
     argv += [
              "--perms", "0777", "--dir", HOME,
              "--perms", "0755", "--dir", INSIDE, "--perms", "0755", "--dir", f"{INSIDE}/view",
