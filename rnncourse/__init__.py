@@ -145,7 +145,10 @@ Modules
 ``optim``          functional SGD and Adam
 ``charlm``         character language model: loss, training, sampling, perplexity
 ``tasks``          adding problem and copy task
-``grading``        helpers for the nbgrader ``checks.py`` of the assignments
+``grading``        subpackage: the test cells' checks (``check``) and the helpers of the
+                   assignments' ``checks.py``; inside ``rnncourse`` so that a student's
+                   notebook can check its work without the grader, whose trusted side is
+                   the sibling package ``rnncourse_grader`` (reasons: its docstring)
 ``seqpairs``       sequence pairs: padded batches (PAD, EOS conventions), reversal task
 ``dates``          dates in 13 human formats to ISO 8601, held-out split by date
 ``attention``      additive (Bahdanau) attention, forward and backward

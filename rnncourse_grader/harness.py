@@ -182,24 +182,42 @@ def _stream(text: str) -> dict:
     return {"output_type": "stream", "name": "stdout", "text": text}
 
 
+def _score_result(score: float) -> dict:
+    """The cell's value: nbgrader's SaveAutoGrades reads a number here as the cell's score."""
+    return {"output_type": "execute_result", "execution_count": None, "metadata": {},
+            "data": {"text/plain": repr(round(float(score), 6))}}
+
+
 def evaluate_grade_cell(session: Session, source: str, checks_path: str) -> List[dict]:
-    """Outputs of one grade cell, computed in this process (an error output scores zero)."""
+    """Outputs of one grade cell, computed in this process (an error output scores zero).
+
+    A check with ``points=`` returns the score of its cases; the cell's last output is then an
+    ``execute_result`` holding the sum of those scores, written here (nbgrader reads it as
+    partial credit, capped at the cell's points), never taken from the student's kernel.
+    """
     import rnncourse.grading as grading   # the grader's own copy, never the student's
     try:
         calls = grade_calls(source)
     except ValueError as err:
         return [_message_error("GradingError", f"internal error in the tests, not in your code: "
                                f"{err}. Please tell the instructors.")]
+    # a hidden test cell repeats the visible checks for the student until it is graded: only
+    # its hidden checks count
+    hidden = {name for fname, name, kw in calls if fname == "check" and kw.get("hidden")}
+    calls = [c for c in calls if not (c[0] == "check" and c[1] in hidden and not c[2].get("hidden"))]
     outputs: List[dict] = []
+    scores: List[float] = []
     namespace = RemoteNamespace(session, grading)
     for fname, name, kwargs in calls:
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out):
                 if fname == "check":
-                    allowed = {k: kwargs[k] for k in ("hidden", "seed") if k in kwargs}
-                    grading.check(name, namespace, checks_path=checks_path,
-                                  time_limit=session.limits.call_seconds + 30, **allowed)
+                    allowed = {k: kwargs[k] for k in ("hidden", "seed", "points") if k in kwargs}
+                    score = grading.check(name, namespace, checks_path=checks_path,
+                                          time_limit=session.limits.call_seconds + 30, **allowed)
+                    if isinstance(score, (int, float)) and not isinstance(score, bool):
+                        scores.append(float(score))
                 else:
                     allowed = {k: kwargs[k] for k in ("options", "answer", "explain", "multiple")
                                if k in kwargs}
@@ -215,6 +233,8 @@ def evaluate_grade_cell(session: Session, source: str, checks_path: str) -> List
             return outputs
         if out.getvalue():
             outputs.append(_stream(out.getvalue()))
+    if scores:
+        outputs.append(_score_result(sum(scores)))
     return outputs
 
 

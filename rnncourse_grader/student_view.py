@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 PACKAGE = "rnncourse"
 #: Rule 3: what the tests check gradients with; withheld unless given or allowed explicitly.
-NUMERICAL = frozenset({"rnncourse.grading.numerical_gradient", "rnncourse.grading.gradient_check",
+NUMERICAL = frozenset({"rnncourse.grading.gradients.numerical_gradient",
+                       "rnncourse.grading.gradients.gradient_check",
                        "rnncourse.gradcheck.numerical_gradient", "rnncourse.gradcheck.check_gradients"})
 _HELP = "Use your own function (or the ones the notebook imports for you)."
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -48,17 +49,27 @@ def _package_files(pkg_dir: str):
 
 
 def _aliases(nodes: Iterable[ast.AST], here: str = PACKAGE) -> Dict[str, str]:
-    """``{bound name: qualified target}`` of the ``rnncourse`` imports among ``nodes``."""
+    """``{bound name: qualified target}`` of the ``rnncourse`` imports among ``nodes``.
+
+    ``here``: the package that relative imports start from (``rnncourse``, ``rnncourse.grading``).
+    """
     al = {}
     for n in nodes:
         if isinstance(n, ast.ImportFrom):
-            base = here + (f".{n.module}" if n.module else "") if n.level == 1 else n.module or ""
-            if n.level <= 1 and base.split(".")[0] == PACKAGE:
+            up = here.split(".")[:len(here.split(".")) - n.level + 1] if n.level else []
+            base = ".".join(up + ([n.module] if n.module else [])) if n.level else n.module or ""
+            if up or n.level == 0 and base.split(".")[0] == PACKAGE:
                 al.update({a.asname or a.name: f"{base}.{a.name}" for a in n.names if a.name != "*"})
         elif isinstance(n, ast.Import):
             al.update({a.asname or PACKAGE: a.name if a.asname else PACKAGE
                        for a in n.names if a.name.split(".")[0] == PACKAGE})
     return al
+
+
+def _module_name(rel: str) -> str:
+    """``rnncourse.grading.spec`` for ``grading/spec.py``, ``rnncourse.grading`` for its ``__init__``."""
+    parts = [PACKAGE] + rel[:-3].split(os.sep)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def _reach(refs: Dict[str, Set[str]], start: Iterable[str], follow) -> Set[str]:
@@ -109,12 +120,15 @@ class _Graph:
 
     def __init__(self, pkg_dir: str):
         self.trees, self.alias, self.kind, code = {}, {}, {}, {}
+        self.package_of = {}
         for rel, path in _package_files(pkg_dir):
-            if rel.endswith(".py") and os.sep not in rel:
+            if rel.endswith(".py") and rel.count(os.sep) <= 1:     # the package and its subpackages
                 with open(path, encoding="utf-8") as fh:
-                    self.trees[PACKAGE if rel == "__init__.py" else f"{PACKAGE}.{rel[:-3]}"] = ast.parse(fh.read())
+                    mod = _module_name(rel)
+                    self.trees[mod] = ast.parse(fh.read())
+                    self.package_of[mod] = mod if rel.endswith("__init__.py") else mod.rpartition(".")[0]
         for mod, tree in self.trees.items():
-            self.alias[mod] = _aliases(ast.walk(tree))  # imports anywhere, functions included
+            self.alias[mod] = _aliases(ast.walk(tree), self.package_of[mod])  # imports anywhere
             for st in tree.body:
                 if isinstance(st, _FUNCS + (ast.ClassDef,)):
                     self.kind[f"{mod}.{st.name}"] = "class" if isinstance(st, ast.ClassDef) else "function"
@@ -242,7 +256,7 @@ def build_student_view(dest_dir: str, withheld: Dict[str, str], *, package_dir: 
         mod, _, name = qual.rpartition(".")
         by_module.setdefault(mod, {})[name] = f"{qual} is withheld while this notebook is graded: {reason}. {_HELP}"
     for rel, path in _package_files(src):
-        out, mod = os.path.join(pkg, rel), PACKAGE if rel == "__init__.py" else f"{PACKAGE}.{rel[:-3]}"
+        out, mod = os.path.join(pkg, rel), _module_name(rel) if rel.endswith(".py") else None
         os.makedirs(os.path.dirname(out), exist_ok=True)
         if rel.endswith(".py") and mod in by_module:
             with open(path, encoding="utf-8") as fh, open(out, "w", encoding="utf-8") as fo:

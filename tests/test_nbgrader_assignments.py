@@ -24,8 +24,6 @@ SOLUTIONS = os.path.join(REPO, "solutions")
 EXERCISES = os.path.join(REPO, "exercises")
 ASSIGNMENTS = sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(SOLUTIONS, "*", ""))
                      if os.path.exists(os.path.join(p, os.path.basename(os.path.dirname(p)) + ".ipynb")))
-PLANNED = ["01_notation", "02_forward_pass", "03_bptt", "04_vanishing_gradients", "05_gru", "06_lstm",
-           "07_bidirectional", "08_deep_rnn", "09_char_lm"]
 
 
 def notebook(a, root=SOLUTIONS):
@@ -45,9 +43,44 @@ def split_hidden(src):
     return "\n".join(lines[:i] + lines[j + 1:]), "\n".join(lines[i + 1:j])
 
 
-def test_assignment_names_follow_the_plan():
+def test_assignments_are_discovered_from_solutions():
+    """An assignment is a folder solutions/NN_name/ with NN_name.ipynb and checks.py (no list to edit)."""
     assert ASSIGNMENTS, "no assignment in solutions/"
-    assert set(ASSIGNMENTS) <= set(PLANNED), set(ASSIGNMENTS) - set(PLANNED)
+    for a in ASSIGNMENTS:
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+", a), f"{a}: assignment folders are named NN_name"
+        assert os.path.isfile(os.path.join(SOLUTIONS, a, "checks.py")), f"{a}: no checks.py"
+
+
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_test_cells_are_generated_from_the_points_table(a):
+    """The grade cells of every graded function are what rnncourse.grading.cells writes from POINTS."""
+    from rnncourse.grading import cells
+    table = cells.points_table(os.path.join(SOLUTIONS, a, "checks.py"))
+    assert sorted(table) == sorted(G.load_checks(os.path.join(SOLUTIONS, a, "checks.py"))), \
+        f"{a}: POINTS must list every function build() grades"
+    assert cells.sync_notebook(os.path.join(SOLUTIONS, a), write=False) == [], \
+        f"{a}: test cells differ from checks.py's POINTS: run `make exercises`"
+    nb = notebook(a)
+    for name, (visible, hidden) in table.items():
+        for kind, pts in (("visible", visible), ("hidden", hidden)):
+            cell = next(c for c in nb.cells if meta(c).get("grade_id") == f"{name}_{kind}")
+            assert meta(cell)["points"] == pts
+            graded = [c for c in G_calls(cell.source) if c[1] == name and (kind == "visible") != bool(c[2].get("hidden"))]
+            assert graded and all(c[2].get("points") == pts for c in graded), f"{name}_{kind}: points= {pts}"
+
+
+def G_calls(source):
+    from rnncourse_grader.harness import grade_calls
+    return grade_calls(source)
+
+
+def test_instructor_guide_points_table_matches_the_tables():
+    """The guide's table of points per assignment is what the POINTS tables and notebooks give."""
+    from rnncourse.grading import cells
+    text = open(os.path.join(REPO, "book", "instructor_guide.md"), encoding="utf-8").read()
+    rows = re.findall(r"^\| `(\d\d_\w+)` \| (\d+) \| (\d+) \|$", text, re.M)
+    assert [(a, int(p), int(m)) for a, p, m in rows] == cells.points_rows(SOLUTIONS), \
+        "book/instructor_guide.md's points table differs from solutions/ (print cells.points_rows)"
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)

@@ -5,6 +5,17 @@
 """
 import numpy as np
 
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "one_hot": (1, 2),
+    "vocabulary_from_text": (1, 2),
+    "encode": (1, 1),
+    "decode": (1, 1),
+    "encode_batch": (1, 2),
+}
+
+
 TEXTS = ["hello world\n", "abracadabra", "to be, or not to be\n", "aaaa", "xyz\nzyx\n",
          "the cat sat on the mat\n"]
 
@@ -46,7 +57,7 @@ def build(rc, G):
     ]
 
     def one_hot_visible():
-        return [G.case("indices [0, 2, 1], K=3", np.array([0, 2, 1]), 3),
+        return [G.core("indices [0, 2, 1], K=3", np.array([0, 2, 1]), 3),
                 G.case("indices of shape (2, 3), K=5", np.array([[4, 0, 1], [1, 1, 3]]), 5)]
 
     def one_hot_hidden(rng):
@@ -94,7 +105,7 @@ def build(rc, G):
     ]
 
     def vocab_visible():
-        return [G.case("'hello world\\n' (eos '\\n' occurs)", "hello world\n"),
+        return [G.core("'hello world\\n' (eos '\\n' occurs)", "hello world\n"),
                 G.case("'abracadabra' (eos '\\n' added)", "abracadabra")]
 
     def vocab_hidden(rng):
@@ -161,7 +172,7 @@ def build(rc, G):
 
     def encode_visible():
         chars = chars_of("hello world\n")
-        return [G.case("'hello' with the vocabulary of 'hello world\\n'", "hello", chars),
+        return [G.core("'hello' with the vocabulary of 'hello world\\n'", "hello", chars),
                 G.case("'world\\n'", "world\n", chars)]
 
     def encode_hidden(rng):
@@ -174,7 +185,7 @@ def build(rc, G):
 
     def decode_visible():
         chars = chars_of("hello world\n")
-        return [G.case("indices of 'hello'", np.array([4, 3, 5, 5, 6]), chars),
+        return [G.core("indices of 'hello'", np.array([4, 3, 5, 5, 6]), chars),
                 G.case("a list of ints", [8, 6, 7, 5, 2, 0], chars)]
 
     def decode_hidden(rng):
@@ -215,7 +226,7 @@ def build(rc, G):
 
     def batch_visible():
         chars = chars_of("hello world\n")
-        return [G.case("N=2 texts of T=5 characters, K=9", ["hello", "world"], chars)]
+        return [G.core("N=2 texts of T=5 characters, K=9", ["hello", "world"], chars)]
 
     def batch_hidden(rng):
         big = chars_of("the cat sat on the mat\n")

@@ -6,7 +6,15 @@ feedback recognises.  Only NumPy is imported here; everything else comes through
 """
 import numpy as np
 
-MATMUL_ERROR = r"matmul: Input operand \d has a mismatch"
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "rnn_step_forward": (2, 3),
+    "rnn_forward": (2, 3),
+    "output_forward": (1, 2),
+    "softmax": (1, 2),
+    "softmax_cross_entropy": (2, 3),
+}
 
 
 def build(rc, G):
@@ -16,22 +24,15 @@ def build(rc, G):
     def rnn_inputs(rng, N, D, H, scale=0.5):
         x = rng.normal(size=(N, D))
         h_prev = rng.normal(size=(N, H))
-        params = RNNParams(rng.normal(0, scale, (H, D)), rng.normal(0, scale, (H, H)),
-                           rng.normal(0, scale, H))
-        return x, h_prev, params
+        return x, h_prev, G.random_params(rng, RNNParams, (H, D), (H, H), (H,), scale=scale)
 
     def seq_inputs(rng, N, T, D, H, scale=0.5):
         x = rng.normal(size=(N, T, D))
         h0 = rng.normal(size=(N, H))
-        params = RNNParams(rng.normal(0, scale, (H, D)), rng.normal(0, scale, (H, H)),
-                           rng.normal(0, scale, H))
-        return x, h0, params
+        return x, h0, G.random_params(rng, RNNParams, (H, D), (H, H), (H,), scale=scale)
 
     def act(name):
         return np.tanh if name == "tanh" else (lambda a: np.maximum(a, 0.0))
-
-    def sigmoid(a):
-        return 1.0 / (1.0 + np.exp(-a))
 
     # ---------------------------------------------------------------- rnn_step_forward
     def step_ref(x, h_prev, params, activation="tanh"):
@@ -47,7 +48,7 @@ def build(rc, G):
         return act(activation)(x @ params.W.T + h_prev @ params.U.T + params.b)
 
     def step_sigmoid(x, h_prev, params, activation="tanh"):
-        return sigmoid(x @ params.U.T + h_prev @ params.W.T + params.b)
+        return G.sigmoid(x @ params.U.T + h_prev @ params.W.T + params.b)
 
     def step_always_tanh(x, h_prev, params, activation="tanh"):
         return np.tanh(x @ params.U.T + h_prev @ params.W.T + params.b)
@@ -63,7 +64,7 @@ def build(rc, G):
                   fn=step_no_bias),
         G.Mistake("weights used without transposing", "U has shape (H, D) (one row per hidden unit), "
                   "so a batch of rows x (N, D) is multiplied as x @ U.T; likewise h_prev @ W.T.",
-                  fn=step_not_transposed, error=MATMUL_ERROR),
+                  fn=step_not_transposed, error=G.MATMUL_ERROR),
         G.Mistake("U and W swapped", "U multiplies the input x, W multiplies the previous state h_prev.",
                   fn=step_swapped),
         G.Mistake("sigmoid instead of tanh", "the vanilla RNN's hidden state uses tanh (or relu when "
@@ -77,7 +78,7 @@ def build(rc, G):
 
     def step_visible():
         rng = np.random.default_rng(2)
-        return [G.case("N=2, D=3, H=4, tanh", *rnn_inputs(rng, 2, 3, 4)),
+        return [G.core("N=2, D=3, H=4, tanh", *rnn_inputs(rng, 2, 3, 4)),
                 G.case("N=3, D=4, H=4, relu", *rnn_inputs(rng, 3, 4, 4), activation="relu")]
 
     def step_hidden(rng):
@@ -146,7 +147,7 @@ def build(rc, G):
 
     def fwd_visible():
         rng = np.random.default_rng(3)
-        return [G.case("N=2, T=3, D=4, H=5", *seq_inputs(rng, 2, 3, 4, 5)),
+        return [G.core("N=2, T=3, D=4, H=5", *seq_inputs(rng, 2, 3, 4, 5)),
                 G.case("h0=None means zeros (N=2, T=2, D=3, H=3)",
                        seq_inputs(rng, 2, 2, 3, 3)[0], None, seq_inputs(rng, 2, 2, 3, 3)[2])]
 
@@ -205,7 +206,7 @@ def build(rc, G):
 
     def sm_visible():
         rng = np.random.default_rng(4)
-        return [G.case("scores (2, 5)", rng.normal(size=(2, 5))),
+        return [G.core("scores (2, 5)", rng.normal(size=(2, 5))),
                 G.case("scores (2, 3, 4)", rng.normal(size=(2, 3, 4)))]
 
     def sm_hidden(rng):
@@ -235,7 +236,7 @@ def build(rc, G):
 
     out_mistakes = [
         G.Mistake("V used without transposing", "V has shape (K, H): scores = h @ V.T + b_y.",
-                  fn=out_not_transposed, error=MATMUL_ERROR),
+                  fn=out_not_transposed, error=G.MATMUL_ERROR),
         G.Mistake("forgot the bias b_y", "add b_y (one bias per class).", fn=out_no_bias),
         G.Mistake("returned probabilities", "output_forward returns the raw scores o_t = V h_t + b_y; "
                   "softmax comes later.", fn=out_softmax),
@@ -243,7 +244,7 @@ def build(rc, G):
 
     def out_visible():
         rng = np.random.default_rng(5)
-        return [G.case("h (2, 3, 4), K=5 (many-to-many)", *out_inputs(rng, (2, 3), 4, 5)),
+        return [G.core("h (2, 3, 4), K=5 (many-to-many)", *out_inputs(rng, (2, 3), 4, 5)),
                 G.case("h (3, 4), K=2 (many-to-one: last state only)", *out_inputs(rng, (3,), 4, 2))]
 
     def out_hidden(rng):
@@ -321,7 +322,7 @@ def build(rc, G):
 
     def sce_visible():
         rng = np.random.default_rng(6)
-        return [G.case("scores (2, 3, 4), y (2, 3)", *sce_inputs(rng, (2, 3), 4)),
+        return [G.core("scores (2, 3, 4), y (2, 3)", *sce_inputs(rng, (2, 3), 4)),
                 G.case("scores (3, 5), y (3,) (many-to-one)", *sce_inputs(rng, (3,), 5))]
 
     def sce_hidden(rng):

@@ -6,11 +6,13 @@ feedback recognises.  Only NumPy is imported here; everything else comes through
 """
 import numpy as np
 
-MATMUL_ERROR = r"matmul: Input operand \d has a mismatch"
-
-
-def sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "simple_gru_step_forward": (2, 2),
+    "gru_step_forward": (3, 3),
+    "simple_gru_step_backward": (3, 4),
+}
 
 
 def build(rc, G):
@@ -20,8 +22,7 @@ def build(rc, G):
     def simple_inputs(rng, N, D, H, scale=0.5):
         x = rng.normal(size=(N, D))
         h_prev = np.tanh(rng.normal(size=(N, H)))
-        params = SimpleGRUParams(rng.normal(0, scale, (2 * H, D)), rng.normal(0, scale, (2 * H, H)),
-                                 rng.normal(0, scale, 2 * H))
+        params = G.random_params(rng, SimpleGRUParams, (2 * H, D), (2 * H, H), (2 * H,), scale=scale)
         return x, h_prev, params
 
     def gru_inputs(rng, N, D, H, reset_after=False, scale=0.5):
@@ -36,7 +37,7 @@ def build(rc, G):
     def simple_ref(x, h_prev, params):
         return rc.gru.simple_gru_step_forward(x, h_prev, params)[0]
 
-    def _simple(x, h_prev, params, *, bias=True, transpose=True, z_act=sigmoid, n_act=np.tanh,
+    def _simple(x, h_prev, params, *, bias=True, transpose=True, z_act=G.sigmoid, n_act=np.tanh,
                 swap_blocks=False, mix="right"):
         U, W, b = params
         H = h_prev.shape[1]
@@ -61,7 +62,7 @@ def build(rc, G):
                   fn=lambda x, h, p: _simple(x, h, p, z_act=np.tanh)),
         G.Mistake("sigmoid used for the candidate", "the candidate n = tanh(a_n) must be able to be "
                   "negative, like the state it replaces; sigmoid is for the gate z.",
-                  fn=lambda x, h, p: _simple(x, h, p, n_act=sigmoid)),
+                  fn=lambda x, h, p: _simple(x, h, p, n_act=G.sigmoid)),
         G.Mistake("gate blocks in the wrong order", "the rows of U, W and b are stacked [z; n]: the "
                   "first H columns of a are the update gate, the last H the candidate.",
                   fn=lambda x, h, p: _simple(x, h, p, swap_blocks=True)),
@@ -69,7 +70,7 @@ def build(rc, G):
                   fn=lambda x, h, p: _simple(x, h, p, bias=False)),
         G.Mistake("weights used without transposing", "U has shape (2H, D) (one row per gate unit), so a "
                   "batch of rows x (N, D) is multiplied as x @ U.T; likewise h_prev @ W.T.",
-                  fn=lambda x, h, p: _simple(x, h, p, transpose=False), error=MATMUL_ERROR),
+                  fn=lambda x, h, p: _simple(x, h, p, transpose=False), error=G.MATMUL_ERROR),
         G.Mistake("returned the candidate instead of the new state", "the new state mixes the candidate "
                   "with the old state: h_t = z * n + (1 - z) * h_prev.",
                   fn=lambda x, h, p: _simple(x, h, p, mix="candidate")),
@@ -80,7 +81,7 @@ def build(rc, G):
 
     def simple_visible():
         rng = np.random.default_rng(51)
-        return [G.case("N=2, D=3, H=4", *simple_inputs(rng, 2, 3, 4)),
+        return [G.core("N=2, D=3, H=4", *simple_inputs(rng, 2, 3, 4)),
                 G.case("N=3, D=5, H=2", *simple_inputs(rng, 3, 5, 2))]
 
     def simple_hidden(rng):
@@ -94,7 +95,7 @@ def build(rc, G):
     def gru_ref(x, h_prev, params, reset_after=False):
         return rc.gru.gru_step_forward(x, h_prev, params, reset_after=reset_after)[0]
 
-    def _gru(x, h_prev, params, reset_after=False, *, mode=None, gate_act=sigmoid, swap_rz=False,
+    def _gru(x, h_prev, params, reset_after=False, *, mode=None, gate_act=G.sigmoid, swap_rz=False,
              swap_mix=False, bias=True):
         """A GRU step with one deliberate change (``mode``), for the mistakes below."""
         U, W, b = params[:3]
@@ -153,7 +154,7 @@ def build(rc, G):
 
     def gru_visible():
         rng = np.random.default_rng(52)
-        return [G.case("N=2, D=3, H=4, reset_after=False", *gru_inputs(rng, 2, 3, 4)),
+        return [G.core("N=2, D=3, H=4, reset_after=False", *gru_inputs(rng, 2, 3, 4)),
                 G.case("N=3, D=2, H=3, reset_after=True", *gru_inputs(rng, 3, 2, 3, reset_after=True),
                        reset_after=True)]
 
@@ -231,7 +232,7 @@ def build(rc, G):
 
     def sbwd_visible():
         rng = np.random.default_rng(53)
-        return [sbwd_case(rng, "N=2, D=3, H=4", 2, 3, 4),
+        return [G.as_core(sbwd_case(rng, "N=2, D=3, H=4", 2, 3, 4)),
                 sbwd_case(rng, "N=3, D=2, H=2 (with a gradient check)", 3, 2, 2)]
 
     def sbwd_hidden(rng):

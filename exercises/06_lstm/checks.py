@@ -6,19 +6,21 @@ feedback recognises.  Only NumPy is imported here; everything else comes through
 """
 import numpy as np
 
-MATMUL_ERROR = r"matmul: Input operand \d has a mismatch"
-
-
-def sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "lstm_step_forward": (3, 3),
+    "lstm_step_backward": (4, 4),
+    "lstm_forward": (2, 2),
+}
 
 
 def build(rc, G):
     LSTMParams = rc.lstm.LSTMParams
 
     def make_params(rng, D, H, peep=False, scale=0.5):
-        return LSTMParams(rng.normal(0, scale, (4 * H, D)), rng.normal(0, scale, (4 * H, H)),
-                          rng.normal(0, scale, 4 * H), rng.normal(0, scale, (3, H)) if peep else None)
+        return G.random_params(rng, LSTMParams, (4 * H, D), (4 * H, H), (4 * H,),
+                               (3, H) if peep else None, scale=scale)
 
     def step_inputs(rng, N, D, H, peep=False, scale=0.5):
         x = rng.normal(size=(N, D))
@@ -30,7 +32,7 @@ def build(rc, G):
     def step_ref(x, h_prev, c_prev, params):
         return rc.lstm.lstm_step_forward(x, h_prev, c_prev, params)[:2]
 
-    def _step(x, h_prev, c_prev, params, *, gate_act=sigmoid, cand_act=np.tanh, order="ifgo",
+    def _step(x, h_prev, c_prev, params, *, gate_act=G.sigmoid, cand_act=np.tanh, order="ifgo",
               forget=True, h_from="c_next", squash_c=True, peep="right", bias=True):
         U, W, b = params[:3]
         P = params[3] if len(params) > 3 else None
@@ -59,7 +61,7 @@ def build(rc, G):
         G.Mistake("tanh used for the gates", "i, f and o are gates between 0 and 1: use sigmoid for them; "
                   "only the candidate g uses tanh.", fn=lambda x, h, c, p: _step(x, h, c, p, gate_act=np.tanh)),
         G.Mistake("sigmoid used for the candidate g", "the candidate g = tanh(a_g) must be able to add "
-                  "negative values to the memory.", fn=lambda x, h, c, p: _step(x, h, c, p, cand_act=sigmoid)),
+                  "negative values to the memory.", fn=lambda x, h, c, p: _step(x, h, c, p, cand_act=G.sigmoid)),
         G.Mistake("input and forget gates swapped", "the row blocks are [i; f; g; o] (PyTorch's order): "
                   "columns 0:H are the input gate, H:2H the forget gate.",
                   fn=lambda x, h, c, p: _step(x, h, c, p, order="figo")),
@@ -80,12 +82,12 @@ def build(rc, G):
                   "P[2] * c_prev to the pre-activations of i, f and o.",
                   fn=lambda x, h, c, p: _step(x, h, c, p, peep="none")),
         G.Mistake("weights used without transposing", "U has shape (4H, D) (one row per gate unit): "
-                  "x @ U.T and h_prev @ W.T.", error=MATMUL_ERROR),
+                  "x @ U.T and h_prev @ W.T.", error=G.MATMUL_ERROR),
     ]
 
     def step_visible():
         rng = np.random.default_rng(61)
-        return [G.case("N=2, D=3, H=4, no peepholes", *step_inputs(rng, 2, 3, 4)),
+        return [G.core("N=2, D=3, H=4, no peepholes", *step_inputs(rng, 2, 3, 4)),
                 G.case("N=3, D=2, H=3, with peepholes", *step_inputs(rng, 3, 2, 3, peep=True))]
 
     def step_hidden(rng):
@@ -178,7 +180,7 @@ def build(rc, G):
 
     def bwd_visible():
         rng = np.random.default_rng(62)
-        return [bwd_case(rng, "N=2, D=3, H=2 (with a gradient check)", 2, 3, 2),
+        return [G.as_core(bwd_case(rng, "N=2, D=3, H=2 (with a gradient check)", 2, 3, 2)),
                 bwd_case(rng, "N=3, D=2, H=4, dc_next=None", 3, 2, 4, dc=False),
                 bwd_case(rng, "N=2, D=2, H=3, with peepholes", 2, 2, 3, peep=True)]
 
@@ -235,7 +237,7 @@ def build(rc, G):
 
     def fwd_visible():
         rng = np.random.default_rng(63)
-        return [G.case("N=2, T=3, D=4, H=3", *seq_inputs(rng, 2, 3, 4, 3)),
+        return [G.core("N=2, T=3, D=4, H=3", *seq_inputs(rng, 2, 3, 4, 3)),
                 G.case("N=3, T=2, D=2, H=2, c0=None, peepholes", *seq_inputs(rng, 3, 2, 2, 2, peep=True, c0=False))]
 
     def fwd_hidden(rng):

@@ -11,6 +11,14 @@ The tests use the vanilla tanh RNN (``cell="rnn"``) only.
 """
 import numpy as np
 
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "bidirectional_forward": (2, 3),
+    "bidirectional_backward": (2, 3),
+}
+
+
 # The student may run the vanilla RNN itself (its own topic was assignments 02/03).
 ALLOW = ("rnncourse.rnn.rnn_forward", "rnncourse.rnn.rnn_backward", "rnncourse.cells")
 
@@ -111,7 +119,7 @@ def build(rc, G):
 
     def fwd_visible():
         rng = np.random.default_rng(71)
-        return [G.case("N=2, T=4, D=3, H=5", *bi_inputs(rng, 2, 4, 3, 5)),
+        return [G.core("N=2, T=4, D=3, H=5", *bi_inputs(rng, 2, 4, 3, 5)),
                 G.case("h0=None means zeros (N=3, T=3, D=2, H=2)", *bi_inputs(rng, 3, 3, 2, 2, with_h0=False))]
 
     def fwd_hidden(rng):
@@ -216,7 +224,7 @@ def build(rc, G):
 
     def bwd_visible():
         rng = np.random.default_rng(72)
-        return [G.case("N=2, T=3, D=3, H=4", *bwd_inputs(rng, 2, 3, 3, 4)),
+        return [G.core("N=2, T=3, D=3, H=4", *bwd_inputs(rng, 2, 3, 3, 4)),
                 G.case("N=3, T=4, D=2, H=2, h0=None", *bwd_inputs(rng, 3, 4, 2, 2, with_h0=False))]
 
     def bwd_hidden(rng):

@@ -12,6 +12,14 @@ unidirectional and bidirectional layers.
 """
 import numpy as np
 
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "deep_forward": (2, 3),
+    "deep_backward": (2, 3),
+}
+
+
 ALLOW = ("rnncourse.rnn.rnn_forward", "rnncourse.rnn.rnn_backward", "rnncourse.cells",
          "rnncourse.bidirectional.bidirectional_forward", "rnncourse.bidirectional.bidirectional_backward")
 
@@ -107,7 +115,7 @@ def build(rc, G):
 
     def fwd_visible():
         rng = np.random.default_rng(81)
-        return [G.case("L=2, N=2, T=3, D=3, H=4", *deep_inputs(rng, 2, 3, 3, [4, 4])),
+        return [G.core("L=2, N=2, T=3, D=3, H=4", *deep_inputs(rng, 2, 3, 3, [4, 4])),
                 G.case("L=3, sizes D=2 -> 3 -> 3 -> 3", *deep_inputs(rng, 2, 4, 2, [3, 3, 3])),
                 G.case("L=2, bidirectional, D=3, H=2", *deep_inputs(rng, 2, 3, 3, [2, 2], True))]
 
@@ -215,7 +223,7 @@ def build(rc, G):
 
     def bwd_visible():
         rng = np.random.default_rng(82)
-        return [G.case("L=2, N=2, T=3, D=3, H=4", *bwd_inputs(rng, 2, 3, 3, [4, 4])),
+        return [G.core("L=2, N=2, T=3, D=3, H=4", *bwd_inputs(rng, 2, 3, 3, [4, 4])),
                 G.case("L=3, D=2, H=3", *bwd_inputs(rng, 2, 3, 2, [3, 3, 3])),
                 G.case("L=2, bidirectional, D=3, H=2", *bwd_inputs(rng, 2, 3, 3, [2, 2], True))]
 

@@ -11,6 +11,15 @@ backward, ``rnncourse.text``: Vocabulary methods and ``one_hot``), never ``rnnco
 """
 import numpy as np
 
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "charlm_loss": (3, 4),
+    "adam_step": (2, 3),
+    "sample": (3, 4),
+}
+
+
 #: what the student's code may call in rnncourse (the outermost call counts)
 ALLOW = ("rnncourse.rnn.rnn_forward", "rnncourse.rnn.rnn_backward", "rnncourse.rnn.rnn_step_forward",
          "rnncourse.text")
@@ -133,7 +142,7 @@ def build(rc, G):
 
     def loss_visible():
         rng = np.random.default_rng(9)
-        return [G.case("N=2, T=4, K=5, H=3", *loss_inputs(rng, 2, 4, 5, 3)),
+        return [G.core("N=2, T=4, K=5, H=3", *loss_inputs(rng, 2, 4, 5, 3)),
                 G.case("N=3, T=3, K=4, H=6, with h0", *loss_inputs(rng, 3, 3, 4, 6, h0=True))]
 
     def loss_hidden(rng):
@@ -227,7 +236,7 @@ def build(rc, G):
 
     def adam_visible():
         rng = np.random.default_rng(10)
-        return [acase("first step from adam_init, RNNParams (D=3, H=2)", rng, rnn_params(rng, 3, 2)),
+        return [G.as_core(acase("first step from adam_init, RNNParams (D=3, H=2)", rng, rnn_params(rng, 3, 2))),
                 acase("step t=4 with lr=0.01, CharLMParams (K=4, H=3)", rng, model(rng, 4, 3), t=3,
                       lr=0.01)]
 
@@ -323,7 +332,7 @@ def build(rc, G):
     def sample_visible():
         rng = np.random.default_rng(11)
         p = eos_bias(model(rng, vocab_a.size, 6, 0.8), -3.0)
-        return [G.case("n=25, seed=1, temperature 1", p, vocab_a, 25, 1),
+        return [G.core("n=25, seed=1, temperature 1", p, vocab_a, 25, 1),
                 G.case("n=25, seed=2, temperature 0.5, prefix 'the'", p, vocab_a, 25, 2, 0.5, "the"),
                 G.case("n=10, temperature 0 (greedy)", p, vocab_a, 10, 3, 0.0)]
 

@@ -6,7 +6,13 @@ backward functions a finite-difference check of the gradients.  Only NumPy is im
 """
 import numpy as np
 
-MATMUL_ERROR = r"matmul: Input operand \d has a mismatch"
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "rnn_step_backward": (2, 3),
+    "rnn_backward": (3, 4),
+    "numerical_gradient": (2, 2),
+}
 
 
 def build(rc, G):
@@ -15,7 +21,7 @@ def build(rc, G):
     SequenceGrads = rc.rnn.SequenceGrads
 
     def params_of(rng, D, H, scale=0.5):
-        return RNNParams(rng.normal(0, scale, (H, D)), rng.normal(0, scale, (H, H)), rng.normal(0, scale, H))
+        return G.random_params(rng, RNNParams, (H, D), (H, H), (H,), scale=scale)
 
     def fprime_of(h, activation):
         return 1.0 - h * h if activation == "tanh" else (h > 0).astype(np.float64)
@@ -65,7 +71,7 @@ def build(rc, G):
 
     def step_visible():
         rng = np.random.default_rng(31)
-        return [step_case("N=2, D=3, H=4, tanh", rng, 2, 3, 4),
+        return [G.as_core(step_case("N=2, D=3, H=4, tanh", rng, 2, 3, 4)),
                 step_case("N=3, D=2, H=2, relu", rng, 3, 2, 2, "relu")]
 
     def step_hidden(rng):
@@ -138,7 +144,7 @@ def build(rc, G):
 
     def seq_visible():
         rng = np.random.default_rng(32)
-        return [seq_case("N=2, T=3, D=4, H=5", rng, 2, 3, 4, 5),
+        return [G.as_core(seq_case("N=2, T=3, D=4, H=5", rng, 2, 3, 4, 5)),
                 seq_case("N=2, T=4, D=3, H=3, relu", rng, 2, 4, 3, 3, "relu")]
 
     def seq_hidden(rng):
@@ -233,7 +239,7 @@ def build(rc, G):
 
     def ng_visible():
         rng = np.random.default_rng(33)
-        return [G.case("f = sum(x**3), x of shape (3,)", cube_sum, rng.normal(size=3)),
+        return [G.core("f = sum(x**3), x of shape (3,)", cube_sum, rng.normal(size=3)),
                 G.case("f = a tanh layer, x of shape (4, 3)", tanh_layer, rng.normal(size=(4, 3)))]
 
     def ng_hidden(rng):

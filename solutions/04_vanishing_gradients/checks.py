@@ -10,28 +10,17 @@ case here uses such a container.
 """
 import numpy as np
 
+#: The graded functions in notebook order: (points of the visible cell, of the hidden cell).
+#: The notebook's test cells are generated from this table (rnncourse.grading.cells).
+POINTS = {
+    "clip_by_value": (1, 2),
+    "clip_by_global_norm": (2, 3),
+    "init_rnn_params": (1, 2),
+    "hidden_gradient_norms": (2, 3),
+}
+
+
 EPS = 1e-6                      # rnncourse.clipping.NORM_EPS, as torch.nn.utils.clip_grad_norm_
-#: A student's function that changed its input is reported by grading as this exception type.
-MUTATION_ERROR = r"^_Mutation: "
-
-
-def _rebuild(grads, fn):
-    """Apply ``fn`` to every array of a flat container, keeping its type (None passes through)."""
-    f = (lambda g: None if g is None else fn(np.asarray(g, dtype=np.float64)))
-    if isinstance(grads, tuple) and hasattr(grads, "_fields"):
-        return type(grads)(*(f(g) for g in grads))
-    if isinstance(grads, dict):
-        return {k: f(g) for k, g in grads.items()}
-    return type(grads)(f(g) for g in grads)
-
-
-def _values(grads):
-    items = grads.values() if isinstance(grads, dict) else grads
-    return [np.asarray(g, dtype=np.float64) for g in items if g is not None]
-
-
-def _global(grads):
-    return float(np.sqrt(sum(float(np.sum(g * g)) for g in _values(grads))))
 
 
 def build(rc, G):
@@ -47,26 +36,26 @@ def build(rc, G):
         return rc.clipping.clip_by_value(grads, clip_value)
 
     def value_unchanged(grads, clip_value):
-        return _rebuild(grads, lambda g: g)
+        return G.map_flat(grads, lambda g: g)
 
     def value_upper_only(grads, clip_value):
-        return _rebuild(grads, lambda g: np.minimum(g, clip_value))
+        return G.map_flat(grads, lambda g: np.minimum(g, clip_value))
 
     def value_zero_to_c(grads, clip_value):
-        return _rebuild(grads, lambda g: np.clip(g, 0.0, clip_value))
+        return G.map_flat(grads, lambda g: np.clip(g, 0.0, clip_value))
 
     def value_sign(grads, clip_value):
-        return _rebuild(grads, lambda g: np.sign(g) * clip_value)
+        return G.map_flat(grads, lambda g: np.sign(g) * clip_value)
 
     def value_by_norm(grads, clip_value):
-        total = _global(grads)
-        return _rebuild(grads, lambda g: g * min(1.0, clip_value / (total + EPS)))
+        total = G.global_norm(grads)
+        return G.map_flat(grads, lambda g: g * min(1.0, clip_value / (total + EPS)))
 
     def value_per_array_max(grads, clip_value):
         def f(g):
             m = np.abs(g).max() if g.size else 0.0
             return g * (clip_value / m) if m > clip_value else g
-        return _rebuild(grads, f)
+        return G.map_flat(grads, f)
 
     value_mistakes = [
         G.Mistake("the gradients come back unchanged", "build NEW arrays np.clip(g, -clip_value, "
@@ -85,12 +74,12 @@ def build(rc, G):
                   fn=value_per_array_max),
         G.Mistake("the gradients were modified in place", "np.clip(g, lo, hi, out=g), g[...] = ... or "
                   "g *= ... change the caller's arrays; compute new ones (np.clip(g, lo, hi)).",
-                  error=MUTATION_ERROR),
+                  error=G.MUTATION_ERROR),
     ]
 
     def value_visible():
         rng = np.random.default_rng(40)
-        return [G.case("RNNParams gradients (D=3, H=4), clip_value=1", rnn_grads(rng, 3, 4, 2.0), 1.0),
+        return [G.core("RNNParams gradients (D=3, H=4), clip_value=1", rnn_grads(rng, 3, 4, 2.0), 1.0),
                 G.case("a list of two arrays, clip_value=0.5", [rng.normal(size=(2, 3)), rng.normal(size=5)],
                        0.5)]
 
@@ -114,39 +103,39 @@ def build(rc, G):
         return rc.clipping.clip_by_global_norm(grads, max_norm)
 
     def norm_unchanged(grads, max_norm):
-        return _rebuild(grads, lambda g: g), _global(grads)
+        return G.map_flat(grads, lambda g: g), G.global_norm(grads)
 
     def norm_per_array(grads, max_norm):
         def f(g):
             n = float(np.sqrt(np.sum(g * g)))
             return g * min(1.0, max_norm / (n + EPS))
-        return _rebuild(grads, f), _global(grads)
+        return G.map_flat(grads, f), G.global_norm(grads)
 
     def norm_always(grads, max_norm):
-        total = _global(grads)
-        return _rebuild(grads, lambda g: g * (max_norm / (total + EPS))), total
+        total = G.global_norm(grads)
+        return G.map_flat(grads, lambda g: g * (max_norm / (total + EPS))), total
 
     def norm_reversed(grads, max_norm):
-        total = _global(grads)
+        total = G.global_norm(grads)
         coef = max_norm / (total + EPS) if total < max_norm else 1.0
-        return _rebuild(grads, lambda g: g * coef), total
+        return G.map_flat(grads, lambda g: g * coef), total
 
     def norm_by_value(grads, max_norm):
-        return _rebuild(grads, lambda g: np.clip(g, -max_norm, max_norm)), _global(grads)
+        return G.map_flat(grads, lambda g: np.clip(g, -max_norm, max_norm)), G.global_norm(grads)
 
     def norm_no_sqrt(grads, max_norm):
-        total = _global(grads) ** 2
-        return _rebuild(grads, lambda g: g * min(1.0, max_norm / (total + EPS))), total
+        total = G.global_norm(grads) ** 2
+        return G.map_flat(grads, lambda g: g * min(1.0, max_norm / (total + EPS))), total
 
     def norm_after(grads, max_norm):
-        total = _global(grads)
+        total = G.global_norm(grads)
         coef = min(1.0, max_norm / (total + EPS))
-        return _rebuild(grads, lambda g: g * coef), total * coef
+        return G.map_flat(grads, lambda g: g * coef), total * coef
 
     def norm_inverse(grads, max_norm):
-        total = _global(grads)
+        total = G.global_norm(grads)
         coef = min(1.0, total / max_norm)
-        return _rebuild(grads, lambda g: g * coef), total
+        return G.map_flat(grads, lambda g: g * coef), total
 
     norm_mistakes = [
         G.Mistake("the gradients come back unchanged", "when the norm exceeds max_norm, multiply every "
@@ -168,12 +157,12 @@ def build(rc, G):
         G.Mistake("the factor is upside down", "the factor is max_norm / total_norm (at most 1), so "
                   "the clipped norm becomes max_norm.", fn=norm_inverse),
         G.Mistake("the gradients were modified in place", "g *= scale or g[...] = ... change the "
-                  "caller's arrays; compute new ones: g * scale.", error=MUTATION_ERROR),
+                  "caller's arrays; compute new ones: g * scale.", error=G.MUTATION_ERROR),
     ]
 
     def norm_visible():
         rng = np.random.default_rng(41)
-        return [G.case("RNNParams gradients with norm above max_norm=1", rnn_grads(rng, 3, 4, 1.0), 1.0),
+        return [G.core("RNNParams gradients with norm above max_norm=1", rnn_grads(rng, 3, 4, 1.0), 1.0),
                 G.case("a list of two arrays with norm below max_norm=100",
                        [rng.normal(size=(2, 3)), rng.normal(size=5)], 100.0)]
 
@@ -258,7 +247,7 @@ def build(rc, G):
     ]
 
     def init_visible():
-        return [G.case("D=3, H=4, seed 0", 3, 4, 0, "irnn"),
+        return [G.core("D=3, H=4, seed 0", 3, 4, 0, "irnn"),
                 G.case("D=2, H=2, seed 7, scheme by keyword", 2, 2, 7, scheme="irnn")]
 
     def init_hidden(rng):
@@ -360,7 +349,7 @@ def build(rc, G):
 
     def flow_visible():
         rng = np.random.default_rng(43)
-        return [flow_case("tanh, N=2, T=5, D=3, H=4, dh_last given", rng, "rnn", 2, 5, 3, 4),
+        return [G.as_core(flow_case("tanh, N=2, T=5, D=3, H=4, dh_last given", rng, "rnn", 2, 5, 3, 4)),
                 flow_case("relu, N=3, T=4, D=2, H=3, dh_last given", rng, "rnn_relu", 3, 4, 2, 3)]
 
     def flow_hidden(rng):

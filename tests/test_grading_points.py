@@ -1,0 +1,157 @@
+"""Points per test case: a function that passes some of its cases earns their share of the points.
+
+For every graded function of every assignment (and both of its test cells), a stand-in student
+that returns the reference's answer on some cases and raises on the others earns exactly
+``points * (weights of the passed cases) / (all weights)``, computed here from the case list.
+Hand-written feature-incomplete implementations (tanh-only rnn_step_forward, peephole-free
+lstm_step_backward, rnn_backward ignoring relu) earn the points of the cases they pass, the
+expected figures worked out by hand in each test.
+"""
+import copy
+import glob
+import os
+
+import numpy as np
+import pytest
+
+import rnncourse.grading as G
+from rnncourse.grading import cells
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOLUTIONS = os.path.join(REPO, "solutions")
+ASSIGNMENTS = sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(SOLUTIONS, "*", "checks.py")))
+
+
+def fingerprint(obj):
+    """A hashable summary of a case's arguments (deep copies of them give the same one)."""
+    if isinstance(obj, np.ndarray):
+        return ("array", obj.shape, obj.dtype.str, obj.tobytes())
+    if isinstance(obj, (list, tuple)):
+        return (type(obj).__name__,) + tuple(fingerprint(v) for v in obj)
+    if isinstance(obj, dict):
+        return ("dict",) + tuple(sorted((str(k), fingerprint(v)) for k, v in obj.items()))
+    if isinstance(obj, (int, float, str, bool, type(None), np.number)):
+        return repr(obj)
+    if isinstance(obj, np.random.Generator):
+        return ("rng", repr(obj.bit_generator.state))
+    if callable(obj):
+        return ("callable", getattr(obj, "__name__", type(obj).__name__))
+    return (type(obj).__name__, fingerprint(vars(obj)) if hasattr(obj, "__dict__") else repr(obj))
+
+
+def stand_in(spec, cases, failing):
+    """A "student" function: the reference's answers, precomputed, except on the ``failing`` cases."""
+    answers = {}
+    for i, c in enumerate(cases):
+        key = fingerprint((c.args, c.kwargs))
+        args, kwargs = copy.deepcopy((c.args, c.kwargs))
+        answers[key] = None if i in failing else spec.reference(*args, **kwargs)
+
+    def student(*args, **kwargs):
+        key = fingerprint((args, kwargs))
+        if key not in answers or answers[key] is None:
+            raise ValueError("this feature is not written yet")
+        return answers[key]
+    return student
+
+
+def graded_cells():
+    for a in ASSIGNMENTS:
+        path = os.path.join(SOLUTIONS, a, "checks.py")
+        for pos, (name, (visible, hidden)) in enumerate(cells.points_table(path).items(), start=1):
+            yield a, name, "visible", visible, None
+            yield a, name, "hidden", hidden, cells.hidden_seed(a, pos)
+
+
+@pytest.mark.parametrize("a, name, kind, points, seed", list(graded_cells()),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_every_function_earns_the_points_of_the_cases_it_passes(a, name, kind, points, seed, capsys):
+    path = os.path.join(SOLUTIONS, a, "checks.py")
+    spec = G.load_checks(path)[name]
+    cases = list(spec.hidden(np.random.default_rng(seed)) if seed is not None else spec.visible())
+    if len(cases) < 2:
+        pytest.skip("one case only: all or nothing")
+    kw = dict(checks_path=path, points=points, **({"hidden": True, "seed": seed} if seed is not None else {}))
+    failing = set(range(1, len(cases), 2))             # the second, fourth... case fails
+    weights = [c.weight for c in cases]
+    expected = points * sum(w for i, w in enumerate(weights) if i not in failing) / sum(weights)
+    score = G.check(name, {name: stand_in(spec, cases, failing)}, **kw)
+    assert score == pytest.approx(expected, abs=1e-6)
+    out = capsys.readouterr().out
+    assert f"{len(cases) - len(failing)} of {len(cases)} {kind} test cases passed" in out
+    assert out.count("FAILED  ") == len(failing) and out.count("passed  ") == len(cases) - len(failing)
+    assert G.check(name, {name: stand_in(spec, cases, set())}, **kw) == pytest.approx(points)
+    with pytest.raises(G.GradingFailure, match=f"0 of {len(cases)} {kind} test cases passed"):
+        G.check(name, {name: stand_in(spec, cases, set(range(len(cases))))}, **kw)
+
+
+def test_core_cases_weigh_twice_a_variant():
+    spec = G.load_checks(os.path.join(SOLUTIONS, "02_forward_pass", "checks.py"))["rnn_step_forward"]
+    assert [c.weight for c in spec.visible()] == [2.0, 1.0]
+    assert G.CORE_WEIGHT == 2.0
+
+
+# ---------------------------------------------------------------- feature-incomplete students
+def tanh_only_step(x, h_prev, params, activation="tanh"):
+    return np.tanh(x @ params.U.T + h_prev @ params.W.T + params.b)
+
+
+def test_tanh_only_rnn_step_forward():
+    """Visible: tanh core (2) passes, relu (1) fails: 2 * 2/3.  Hidden: 6 cases of weight 1, one relu: 3 * 5/6."""
+    path = os.path.join(SOLUTIONS, "02_forward_pass", "checks.py")
+    ns = {"rnn_step_forward": tanh_only_step}
+    assert G.check("rnn_step_forward", ns, checks_path=path, points=2) == pytest.approx(4 / 3, abs=1e-6)
+    assert G.check("rnn_step_forward", ns, checks_path=path, points=3, hidden=True, seed=1201) == \
+        pytest.approx(2.5, abs=1e-6)
+
+
+def peephole_free_lstm_step_backward(dh_next, dc_next, cache):
+    """A correct LSTM step backward that ignores the peepholes (dP zeros, dc_prev without them)."""
+    x, h_prev, c_prev, i, f, g, o, c_next, tanh_c, params = cache
+    U, W, _, P = params
+    dc = (np.zeros_like(dh_next) if dc_next is None else dc_next) + dh_next * o * (1 - tanh_c ** 2)
+    do = dh_next * tanh_c
+    da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g ** 2),
+                         do * o * (1 - o)], axis=1)
+    dP = None if P is None else np.zeros_like(P)
+    return (da @ U, da @ W, dc * f, (da.T @ x, da.T @ h_prev, da.sum(axis=0), dP))
+
+
+def test_peephole_free_lstm_step_backward():
+    """Visible: core (2) + dc_next=None (1) pass, peepholes (1) fails: 4 * 3/4 = 3.
+    Hidden (seed 1602): every case without peepholes passes."""
+    path = os.path.join(SOLUTIONS, "06_lstm", "checks.py")
+    ns = {"lstm_step_backward": peephole_free_lstm_step_backward}
+    assert G.check("lstm_step_backward", ns, checks_path=path, points=4) == pytest.approx(3.0, abs=1e-6)
+    hidden = G.load_checks(path)["lstm_step_backward"].hidden(np.random.default_rng(1602))
+    passing = [c.args[2].params.P is None for c in hidden]
+    expected = 4 * sum(passing) / len(hidden)
+    assert 0 < sum(passing) < len(hidden)
+    assert G.check("lstm_step_backward", ns, checks_path=path, points=4, hidden=True, seed=1602) == \
+        pytest.approx(expected, abs=1e-6)
+
+
+def relu_ignored_rnn_backward(dh, cache):
+    """BPTT written for tanh only: the relu cases get tanh's derivative 1 - h**2."""
+    x_tm, h0, h_tm, params, _ = cache           # time-major (T, N, D), (T, N, H); the activation unread
+    T, N, D = x_tm.shape
+    H = params.W.shape[0]
+    dx, dU, dW, db = np.zeros((N, T, D)), np.zeros_like(params.U), np.zeros_like(params.W), np.zeros(H)
+    dh_next = np.zeros((N, H))
+    h_start = np.zeros((N, H)) if h0 is None else h0
+    for t in reversed(range(T)):
+        h_prev = h_tm[t - 1] if t > 0 else h_start
+        dnet = (dh[:, t] + dh_next) * (1 - h_tm[t] ** 2)
+        dx[:, t] = dnet @ params.U
+        dU += dnet.T @ x_tm[t]
+        dW += dnet.T @ h_prev
+        db += dnet.sum(axis=0)
+        dh_next = dnet @ params.W
+    return (dx, dh_next, (dU, dW, db))
+
+
+def test_rnn_backward_ignoring_relu():
+    """Visible: tanh core (2) passes, relu (1) fails: 3 * 2/3 = 2."""
+    path = os.path.join(SOLUTIONS, "03_bptt", "checks.py")
+    ns = {"rnn_backward": relu_ignored_rnn_backward}
+    assert G.check("rnn_backward", ns, checks_path=path, points=3) == pytest.approx(2.0, abs=1e-6)
