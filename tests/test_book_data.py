@@ -611,6 +611,33 @@ def test_chapter4_le2015_baseline_arithmetic():
     assert 1 < g["baseline_z_1000"] < 3 and g["baseline_z_10000"] > 4
 
 
+
+def test_chapter9_carried_state_claims():
+    """"Reading the validation text in one piece helps both models" (both gains positive) and
+    "how the model was trained matters much less" (the training difference is smaller than the
+    smallest evaluation gain)."""
+    g = glued("09_char_lm")
+    for tag in ("zero", "carry"):
+        assert g[f"tbptt_{tag}_eval_carry"] < g[f"tbptt_{tag}_eval_reset"], tag
+    gains = [g[f"tbptt_{t}_eval_reset"] - g[f"tbptt_{t}_eval_carry"] for t in ("zero", "carry")]
+    assert g["tbptt_eval_gain_min"] == pytest.approx(min(gains))
+    assert g["tbptt_eval_gain_max"] == pytest.approx(max(gains))
+    diff = abs(g["tbptt_carry_eval_carry"] - g["tbptt_zero_eval_carry"])
+    assert g["tbptt_train_diff"] == pytest.approx(diff)
+    assert diff < min(gains) / 2
+
+
+def test_chapter9_inside_the_model_claims():
+    """The units shown correlate with their property much more strongly than the median unit
+    ("most units follow nothing this simple"), and the figure's title units are the glued ones."""
+    g = glued("09_char_lm")
+    for tag in ("pos", "name", "letter"):
+        assert 0 <= g[f"inside_{tag}_median_abs_r"] < g[f"inside_{tag}_abs_r"] / 2, tag
+        assert g[f"inside_{tag}_abs_r"] == pytest.approx(abs(g[f"inside_{tag}_r"]))
+        assert 0 <= g[f"inside_{tag}_unit"] < g["inside_H"]
+    assert g["inside_name_abs_r"] > 0.5        # "separates the speakers' names"
+
+
 # ---------------------------------------------------------------------------------------------
 # Every chapter opens with its learning objectives and closes with a summary
 # ---------------------------------------------------------------------------------------------
