@@ -2,16 +2,18 @@
 attention, padded batches), a PyTorch-autograd oracle for the decoder step and the whole model,
 beam search against exhaustive search, greedy = beam width 1, a small training run, input checks."""
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 import torch
 
 from rnncourse.attention import attention_keys, attention_keys_backward
-from rnncourse.cells import CELL_NAMES
+from rnncourse.cells import CELL_NAMES, Cell, h_only_steps
 from rnncourse.decoding import beam_search, exact_match, greedy_decode
 from rnncourse.gradcheck import check_gradients
 from rnncourse.output import log_softmax
+from rnncourse.rnn import StepGrads
 from rnncourse.seq2seq import (Encoded, Seq2SeqParams, decoder_step_backward,
                                decoder_step_forward, encode, init_seq2seq, seq2seq_backward,
                                seq2seq_forward, seq2seq_loss, train_seq2seq)
@@ -314,3 +316,51 @@ def test_bad_input_names_the_argument(call, words):
         call(p, b)
     for w in words:
         assert w in str(err.value), str(err.value)
+
+
+class BiasFree(NamedTuple):
+    U: np.ndarray      # (H, D)
+    W: np.ndarray      # (H, H)
+
+
+def _bias_free_cell():
+    """A cell defined here, nothing from the package's cells: h_t = tanh(U x_t + W h_{t-1})."""
+    def step_forward(x, h_prev, p):
+        h = np.tanh(x @ p.U.T + h_prev @ p.W.T)
+        return h, (x, h_prev, h, p)
+
+    def step_backward(dh, cache):
+        x, h_prev, h, p = cache
+        da = dh * (1 - h ** 2)
+        return StepGrads(da @ p.U, da @ p.W, BiasFree(da.T @ x, da.T @ h_prev))
+
+    def forward(x, h0, p):                                   # unused by seq2seq
+        raise AssertionError("seq2seq must go through the step functions")
+
+    def init(D, H, rng):
+        g = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        return BiasFree(g.normal(0, 0.5, (H, D)), g.normal(0, 0.5, (H, H)))
+
+    return Cell("bias_free_test", forward, forward, init, _hidden, _input,
+                *h_only_steps(step_forward, step_backward))
+
+
+def _hidden(p):
+    return p.W.shape[1]
+
+
+def _input(p):
+    return p.U.shape[1]
+
+
+def test_a_cell_defined_outside_the_package_runs_through_the_model():
+    c = _bias_free_cell()
+    b, sv, tv = small_batch(seed=9)
+    p = noisy(init_seq2seq(sv.size, tv.size, 3, 0, c, attention_size=2), 5)
+    r = check_gradients(lambda params: seq2seq_forward(params, b.src, b.src_mask, b.y_in, c),
+                        seq2seq_backward, {"params": p})
+    assert r.ok, str(r)
+    p, hist = train_seq2seq(p, lambda g: small_batch(int(g.integers(1 << 30)))[0], 5, c)
+    tokens, lengths, _ = greedy_decode(p, b.src, b.src_mask, tv.eos_index, 5, c)
+    assert tokens.shape == (b.src.shape[0], 5) and len(hist.losses) == 5
+    assert beam_search(p, b.src[0, b.src_mask[0]], tv.eos_index, 5, 2, 0.5, c)[0].tokens.size
