@@ -638,6 +638,21 @@ def test_chapter9_inside_the_model_claims():
     assert g["inside_name_abs_r"] > 0.5        # "separates the speakers' names"
 
 
+
+def test_chapter6_whole_jacobian_claims():
+    """The whole dc_t/dc_{t-1} matches finite differences (to the glued error, small), diag(f)
+    alone does not; per step the cell path carries the largest part (more than the path through
+    h, the peepholes less than that), but over 98 steps the pure cell path is orders of
+    magnitude below the exact gradient."""
+    g = glued("06_lstm")
+    assert g["jac_fd_error"] < 1e-8 and g["jac_cell_only_error"] > 1e-2
+    assert 1 < g["path_cell_over_h_min"] <= g["path_cell_over_h_max"]
+    assert g["path_peep_over_h_max"] < 1
+    assert g["path_orders_98"] == pytest.approx(math.log10(g["path_total_98"]
+                                                           / g["path_pure_98"]))
+    assert g["path_orders_98"] > 3
+
+
 # ---------------------------------------------------------------------------------------------
 # Every chapter opens with its learning objectives and closes with a summary
 # ---------------------------------------------------------------------------------------------
