@@ -47,3 +47,18 @@ def pytest_collection_modifyitems(config, items):
         for mark in NEEDS.get(item.path.stem, ()):
             item.add_marker(getattr(pytest.mark, mark))
 
+
+
+@pytest.fixture(scope="session")
+def temp_course(tmp_path_factory):
+    """``temp_course(assignments, name="course", **options)``: a new temporary nbgrader course.
+
+    rnncourse_grader.testing.make_course in a fresh folder ``<name>N/course`` of this session's
+    temporary directory (options: cell_timeout, db_url); returns the course directory.  Session
+    scoped, so module-scoped fixtures can use it too.
+    """
+    from rnncourse_grader import testing
+
+    def make(assignments, name="course", **options):
+        return testing.make_course(tmp_path_factory.mktemp(name) / "course", assignments, **options)
+    return make

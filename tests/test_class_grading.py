@@ -10,7 +10,6 @@ coordinator killed with SIGKILL and worker processes that die.
 """
 from __future__ import annotations
 
-import copy
 import os
 import re
 import shutil
@@ -18,11 +17,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 
-import nbformat
 import pytest
+
+from rnncourse_grader import testing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
@@ -62,54 +61,24 @@ def grade(course, *args, check=True, extra_env=None):
 
 
 def write_config(course):
-    with open(os.path.join(course, "nbgrader_config.py"), "w") as fh:
-        fh.write(textwrap.dedent(f"""
-            c = get_config()
-            load_subconfig("nbgrader_config.py", path={REPO!r})
-            c.CourseDirectory.root = {course!r}
-            c.Exchange.root = {os.path.join(course, "exchange")!r}
-            c.Execute.timeout = 30
-            """))
+    testing.write_config(course, cell_timeout=30)
 
 
 def clone(src, dest):
-    shutil.copytree(src, dest, symlinks=True)
-    write_config(str(dest))
-    return str(dest)
+    return testing.clone(src, dest, cell_timeout=30)
 
 
-def gid(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def partly(release, solution):
-    """The release with every answer cell filled in from the solution except the first."""
-    answers = {gid(c): c.source for c in solution.cells if gid(c)}
-    nb = copy.deepcopy(release)
-    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
-    for c in cells[1:]:
-        c.source = answers[gid(c)]
-    return nb
+partly = testing.partly
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
+def base(temp_course):
     """A course with the class's submissions, assignments registered, nothing graded."""
-    course = str(tmp_path_factory.mktemp("base") / "course")
+    course = temp_course(ASSIGNMENTS, name="base", cell_timeout=30)
     for a in ASSIGNMENTS:
-        shutil.copytree(os.path.join(REPO, "solutions", a), os.path.join(course, "solutions", a))
-    write_config(course)
-    run([PY, COURSE_PY, "--course", course, "exercises"], REPO)
-    for a in ASSIGNMENTS:
-        release = nbformat.read(os.path.join(course, "exercises", a, f"{a}.ipynb"), 4)
-        solution = nbformat.read(os.path.join(course, "solutions", a, f"{a}.ipynb"), 4)
+        release, solution = testing.notebooks(course, a)
         for student, nb in (("correct", solution), ("blank", release), ("partly", partly(release, solution))):
-            d = os.path.join(course, "submitted", student, a)
-            shutil.copytree(os.path.join(course, "exercises", a), d)
-            nbformat.write(nb, os.path.join(d, f"{a}.ipynb"))
-            if student == "correct":
-                with open(os.path.join(d, "timestamp.txt"), "w") as fh:
-                    fh.write(TIMESTAMP)
+            testing.submit(course, student, a, nb, timestamp=TIMESTAMP if student == "correct" else None)
     return course
 
 

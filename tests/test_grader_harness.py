@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from rnncourse_grader import harness, nbgrader_plugin, sandbox
-from test_nbgrader_workflow import REPO, gid, make_course, nbgrader, solved
+from test_nbgrader_workflow import REPO, gid, nbgrader, solved
 
 A = "01_notation"
 
@@ -72,8 +72,8 @@ def test_an_untouched_notebook_has_no_problems():
 
 
 @pytest.mark.skipif(sandbox.check_available() is not None, reason="no sandbox on this machine")
-def test_an_edited_notebook_scores_zero_and_never_stops_the_class(tmp_path):
-    course = make_course(tmp_path / "course", assignments=[A])
+def test_an_edited_notebook_scores_zero_and_never_stops_the_class(temp_course):
+    course = temp_course([A], cell_timeout=6)
     release, source = _notebooks()
     students = {"correct": solved(release, source)}
     for kind in ("points", "schema", "extra_grade_cell"):
