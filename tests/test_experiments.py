@@ -125,3 +125,52 @@ def test_irnn_learns_below_the_baseline_at_tiny_size(adding):
     run = res["runs"][0]
     assert run["mse"][-1] < run["mse"][0]
     assert run["test_mse"] < 0.6 * res["baseline_mse"]
+
+
+def test_seq2seq_experiment_small_writes_the_chapter_format(tmp_path):
+    """experiments/seq2seq.py --small: the JSON chapter 10 reads, with the same keys as the
+    stored book/data/seq2seq.json, valid exact-match fractions and normalised attention."""
+    script = ROOT / "experiments" / "seq2seq.py"
+    out = tmp_path / "s2s.json"
+    subprocess.run([sys.executable, str(script), "--small", "--quiet", "--out", str(out)],
+                   check=True, cwd=ROOT, timeout=120)
+    data = json.loads(out.read_text())
+    assert set(data) == {"config", "reversal", "dates", "beam", "total_seconds"}
+    rev = data["reversal"]
+    assert rev["lengths"] == [2, 3, 4]
+    assert [r["attention"] for r in rev["runs"]] == [True, False]
+    for r in rev["runs"]:
+        assert len(r["exact_match"]) == 3 and all(0 <= e <= 1 for e in r["exact_match"])
+        assert r["loss_step"] == [3, 6] and all(math.isfinite(v) for v in r["loss"])
+    assert [(r["attention"], r["hidden"]) for r in data["dates"]["runs"]] == \
+        [(True, 8), (False, 8)]
+    for r in data["dates"]["runs"]:
+        assert r["step"] == [3, 6] and len(r["exact_match"]) == len(r["seconds"]) == 2
+    for ex in data["dates"]["examples"]:
+        alphas = np.array(ex["alphas"])
+        assert alphas.shape[1] == len(ex["source"])
+        np.testing.assert_allclose(alphas.sum(axis=1), 1, atol=1e-3)
+    assert [b["beam_width"] for b in data["beam"]["results"]] == [1, 3]
+    stored = ROOT / "book" / "data" / "seq2seq.json"
+    if stored.is_file():                      # the stored file has the same structure
+        full = json.loads(stored.read_text())
+        assert set(full) == set(data)
+        for part in ("reversal", "dates", "beam"):
+            assert set(full[part]) == set(data[part]), part
+        assert set(full["config"]) == set(data["config"])
+        for a, b in ((full["reversal"]["runs"][0], rev["runs"][0]),
+                     (full["dates"]["runs"][0], data["dates"]["runs"][0]),
+                     (full["dates"]["examples"][0], data["dates"]["examples"][0])):
+            assert set(a) == set(b)
+
+
+def test_seq2seq_experiment_is_seeded(tmp_path):
+    script = ROOT / "experiments" / "seq2seq.py"
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"s{i}.json"
+        subprocess.run([sys.executable, str(script), "--small", "--quiet", "--out", str(out)],
+                       check=True, cwd=ROOT, timeout=120)
+        d = json.loads(out.read_text())
+        outs.append((d["reversal"]["runs"][1]["loss"], d["dates"]["examples"]))
+    assert outs[0] == outs[1]
