@@ -1,4 +1,4 @@
-"""Shared pytest set-up: BLAS threads and the test tiers (markers).
+"""Shared pytest set-up: BLAS threads, the test tiers (markers), the temporary-course fixture.
 
 The arrays in these tests are small, where OpenBLAS's threads cost more than they
 save (on a loaded 2-core machine a 150-step training run went from 1.5 s to 15 s).

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
 
-import nbformat
 import psutil
 import pytest
 
 import servers
-from test_class_grading import PY, COURSE_PY, REPO, TIMESTAMP, env, partly, run, write_config
+from rnncourse_grader import testing
+from test_class_grading import PY, COURSE_PY, REPO, TIMESTAMP, env, partly, run
 
 A = "01_notation"
 STUDENTS = ["correct", "blank", "partly"]
@@ -42,12 +41,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(REPO, "solutions
 
 
 def clone(src, dest, db_url=None):
-    shutil.copytree(src, dest, symlinks=True)
-    write_config(str(dest))
-    if db_url:
-        with open(os.path.join(dest, "nbgrader_config.py"), "a") as fh:
-            fh.write(f"c.CourseDirectory.db_url = {db_url!r}\n")
-    return str(dest)
+    return testing.clone(src, dest, cell_timeout=30, db_url=db_url)
 
 
 def grade(course, *args, check=True, extra_env=None, timeout=900):
@@ -56,21 +50,12 @@ def grade(course, *args, check=True, extra_env=None, timeout=900):
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
+def base(temp_course):
     """A course with the class's submissions, the assignment registered, nothing graded."""
-    course = str(tmp_path_factory.mktemp("base") / "course")
-    shutil.copytree(os.path.join(REPO, "solutions", A), os.path.join(course, "solutions", A))
-    write_config(course)
-    run([PY, COURSE_PY, "--course", course, "exercises"], REPO)
-    release = nbformat.read(os.path.join(course, "exercises", A, f"{A}.ipynb"), 4)
-    solution = nbformat.read(os.path.join(course, "solutions", A, f"{A}.ipynb"), 4)
+    course = temp_course([A], name="base", cell_timeout=30)
+    release, solution = testing.notebooks(course, A)
     for student, nb in (("correct", solution), ("blank", release), ("partly", partly(release, solution))):
-        d = os.path.join(course, "submitted", student, A)
-        shutil.copytree(os.path.join(course, "exercises", A), d)
-        nbformat.write(nb, os.path.join(d, f"{A}.ipynb"))
-        if student == "correct":
-            with open(os.path.join(d, "timestamp.txt"), "w") as fh:
-                fh.write(TIMESTAMP)
+        testing.submit(course, student, A, nb, timestamp=TIMESTAMP if student == "correct" else None)
     return course
 
 
