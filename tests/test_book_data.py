@@ -651,6 +651,8 @@ def test_chapter6_whole_jacobian_claims():
     assert g["path_orders_98"] == pytest.approx(math.log10(g["path_total_98"]
                                                            / g["path_pure_98"]))
     assert g["path_orders_98"] > 3
+    # the derived backward step, checked on the page against finite differences
+    assert g["lstm_backward_max_error"] < 1e-6
 
 
 # ---------------------------------------------------------------------------------------------
