@@ -13,7 +13,6 @@ from __future__ import annotations
 import glob
 import os
 import re
-import shutil
 import signal
 import subprocess
 import textwrap
@@ -23,7 +22,8 @@ import nbformat
 import psutil
 import pytest
 
-from test_class_grading import PY, COURSE_PY, REPO, env, run, write_config
+from rnncourse_grader.testing import solved
+from test_class_grading import PY, COURSE_PY, REPO, env, run
 
 A = "01_notation"
 BOUND = 300          # seconds from a submission to its released feedback, at most (loaded 2-core machine)
@@ -48,24 +48,10 @@ def student_home(tmp_path, name, exchange):
                        "JUPYTER_CONFIG_DIR": str(home / ".jupyter")}
 
 
-def solved(release, solution):
-    gid = lambda c: c.get("metadata", {}).get("nbgrader", {}).get("grade_id")  # noqa: E731
-    answers = {gid(c): c.source for c in solution.cells if gid(c)}
-    nb = nbformat.from_dict(release)
-    for c in nb.cells:
-        if c.metadata.get("nbgrader", {}).get("solution") and gid(c) in answers:
-            c.source = "\n".join(line for line in answers[gid(c)].split("\n")
-                                 if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-    return nb
-
-
-def test_watch_grades_two_submissions_and_releases_their_feedback(tmp_path):
+def test_watch_grades_two_submissions_and_releases_their_feedback(tmp_path, temp_course):
     from nbgrader.api import Gradebook
-    course = str(tmp_path / "course")
-    shutil.copytree(os.path.join(REPO, "solutions", A), os.path.join(course, "solutions", A))
-    write_config(course)
+    course = temp_course([A], cell_timeout=30)
     exchange = os.path.join(course, "exchange")
-    run([PY, COURSE_PY, "--course", course, "exercises"], REPO)
     nbgrader(["release_assignment", A], course)
 
     out_path = tmp_path / "watch.out"
