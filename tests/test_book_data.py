@@ -655,6 +655,20 @@ def test_chapter6_whole_jacobian_claims():
     assert g["lstm_backward_max_error"] < 1e-6
 
 
+
+def test_chapter4_seed_summary_matches_the_data(stored):
+    """The across-seed sentence of chapter 4 (seeds that left the 1/6 plateau, range of test
+    MSE per model) agrees with book/data/adding_problem.json, read here independently."""
+    g = glued("04_vanishing_gradients")
+    assert g["n_seeds"] == len(stored["config"]["seeds"]) >= 3
+    for model in stored["models"]:
+        runs = [r for r in stored["runs"] if r["model"] == model]
+        left = sum(any(m is not None and m < 0.15 for m in r["mse"]) for r in runs)
+        assert g[f"{model}_seeds_left"] == left, model
+        assert g[f"{model}_test_min"] == pytest.approx(min(r["test_mse"] for r in runs))
+        assert g[f"{model}_test_max"] == pytest.approx(max(r["test_mse"] for r in runs))
+
+
 # ---------------------------------------------------------------------------------------------
 # Every chapter opens with its learning objectives and closes with a summary
 # ---------------------------------------------------------------------------------------------
