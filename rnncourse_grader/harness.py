@@ -105,17 +105,19 @@ def _warn(note: str) -> None:
 class RemoteFunction:
     """Calls the notebook's function ``name`` in the sandboxed worker, like a local function."""
 
-    def __init__(self, session: Session, name: str, module: Optional[str], grading):
+    def __init__(self, session: Session, name: str, module: Optional[str], grading, namespace=None):
         self._session, self.__name__, self.__qualname__ = session, name, name
         self.__module__ = module if isinstance(module, str) else "__main__"
-        self._grading = grading
+        self._grading, self._namespace = grading, namespace
 
     def __call__(self, *args, **kwargs):
         previous = sys.getprofile()      # rebuilding the course's containers is not delegation
         sys.setprofile(None)
         try:
             try:
-                reply = self._session.call(self.__name__, args, kwargs)
+                subs = getattr(self._namespace, "substitutes", None)
+                reply = (self._session.call(self.__name__, args, kwargs, substitute=subs) if subs
+                         else self._session.call(self.__name__, args, kwargs))
             except WorkerLost as err:
                 exc = RuntimeError(f"{err}; grading went on in a fresh process")
                 exc._remote_frames = []
@@ -144,6 +146,17 @@ class RemoteNamespace:
 
     def __init__(self, session: Session, grading):
         self._session, self._grading, self._cache = session, grading, {}
+        self.substitutes: Dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def substitute(self, mapping: Dict[str, Any]):
+        """While it lasts, calls of notebook functions see ``mapping``'s functions (the grader's,
+        called back over the channel) under those names instead of the notebook's own."""
+        previous, self.substitutes = self.substitutes, {**self.substitutes, **mapping}
+        try:
+            yield
+        finally:
+            self.substitutes = previous
 
     def _lookup(self, name: str) -> dict:
         if name not in self._cache:
@@ -161,7 +174,7 @@ class RemoteNamespace:
         if not info.get("defined"):
             raise KeyError(name)
         if info.get("callable"):
-            return RemoteFunction(self._session, name, info.get("module"), self._grading)
+            return RemoteFunction(self._session, name, info.get("module"), self._grading, self)
         try:
             return codec.decode(info.get("value"))
         except Exception:  # noqa: BLE001

@@ -219,13 +219,20 @@ class Session:
     def lookup(self, name: str) -> dict:
         return self._request({"op": "lookup", "name": name}, self.limits.call_seconds + 5)
 
-    def call(self, name: str, args: Sequence[Any], kwargs: Dict[str, Any]) -> dict:
-        """Call the notebook's function ``name``; callable arguments are served from here."""
+    def call(self, name: str, args: Sequence[Any], kwargs: Dict[str, Any],
+             substitute: Optional[Dict[str, Callable]] = None) -> dict:
+        """Call the notebook's function ``name``; callable arguments are served from here.
+
+        ``substitute``: ``{global name: function}`` the notebook sees during this call instead of
+        its own (served from here too).
+        """
         callables: Dict[int, Callable] = {}
         payload = {"op": "call", "name": name,
                    "args": [codec.encode(a, callables) for a in args],
                    "kwargs": {k: codec.encode(v, callables) for k, v in kwargs.items()},
                    "time_limit": self.limits.call_seconds}
+        if substitute:
+            payload["substitute"] = {k: codec.encode(v, callables) for k, v in substitute.items()}
 
         def serve(msg):
             fn = callables.get(msg.get("id"))

@@ -42,6 +42,11 @@ Framing
     their base name, as :mod:`rnncourse.grading` does locally.  Notes are
     ``"Category: message"`` for warnings and ``"wrote to stderr: ..."``, at most 5, each at most
     300 characters.  Encoding the result also runs under the time limit.
+``substitute`` (optional in ``call``)
+    ``{global name: tree}``: during the call the notebook's globals of those names are the
+    decoded values (callables: callbacks to the grader), then the notebook's own again (a
+    global that did not exist is removed).  Used to grade ``rnn_forward`` with the grader's
+    ``rnn_step_forward``.
 Callbacks
     A callable argument works only during the call it came with (afterwards it raises
     RuntimeError).  The time limit is paused while the grader computes a callback (the timer
@@ -434,14 +439,21 @@ class Worker:
         if not callable(fn):
             return {"status": "error", "ename": "TypeError", "frames": [], "notes": [],
                     "evalue": f"{name} is a {type(fn).__name__}, not a function"}
+        tsubs = msg.get("substitute") or {}
+        if not isinstance(tsubs, dict) or not all(isinstance(k, str) and k.isidentifier() for k in tsubs):
+            return _protocol_error("substitute must be an object of global names")
         self.serial += 1
         callback = self._proxy_callback(self.serial)
         try:
             args, before_args = ([codec.decode(t, callback) for t in targs] for _ in range(2))
             kwargs, before_kwargs = ({str(k): codec.decode(t, callback) for k, t in tkwargs.items()}
                                      for _ in range(2))
+            subs = {k: codec.decode(t, callback) for k, t in tsubs.items()}
         except codec.CodecError as err:
             return _protocol_error(f"arguments: {err}")
+        missing = object()
+        saved = {k: ns.get(k, missing) for k in subs}
+        ns.update(subs)
         err_stream = io.StringIO()
         error = tree = unsupported = None
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(err_stream):
@@ -457,6 +469,11 @@ class Worker:
                 error = exc
             finally:
                 self.serial += 1             # the proxies stop working
+                for k, v in saved.items():   # the notebook's own functions again
+                    if v is missing:
+                        ns.pop(k, None)
+                    else:
+                        ns[k] = v
         sys.stdout.flush()
         notes = list(dict.fromkeys(f"{w.category.__name__}: {w.message}"[:300] for w in caught))
         if err_stream.getvalue().strip():

@@ -8,6 +8,7 @@ lstm_step_backward, rnn_backward ignoring relu) earn the points of the cases the
 expected figures worked out by hand in each test.
 """
 import copy
+import types
 import glob
 import os
 
@@ -155,3 +156,87 @@ def test_rnn_backward_ignoring_relu():
     path = os.path.join(SOLUTIONS, "03_bptt", "checks.py")
     ns = {"rnn_backward": relu_ignored_rnn_backward}
     assert G.check("rnn_backward", ns, checks_path=path, points=3) == pytest.approx(2.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------- one bug charged once
+def no_bias_step(x, h_prev, params, activation="tanh"):
+    return np.tanh(x @ params.U.T + h_prev @ params.W.T)
+
+
+def rnn_forward_calling_the_step(x, h0, params, activation="tanh"):
+    h_prev = np.zeros((x.shape[0], params.W.shape[0])) if h0 is None else h0
+    out = []
+    for t in range(x.shape[1]):
+        h_prev = rnn_step_forward(x[:, t], h_prev, params, activation)   # noqa: F821 - the notebook's
+        out.append(h_prev)
+    return np.stack(out, axis=1)
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_a_wrong_step_costs_only_the_step(hidden, capsys):
+    """rnn_forward calls the notebook's rnn_step_forward (here without the bias): while rnn_forward
+    is graded the course's step stands in, so rnn_forward earns every point and the step none."""
+    path = os.path.join(SOLUTIONS, "02_forward_pass", "checks.py")
+    ns = {"rnn_step_forward": no_bias_step, "np": np}
+    fwd = types.FunctionType(rnn_forward_calling_the_step.__code__, ns, "rnn_forward",
+                             rnn_forward_calling_the_step.__defaults__)
+    ns["rnn_forward"] = fwd
+    kw = dict(checks_path=path, **({"hidden": True, "seed": 1202} if hidden else {}))
+    assert G.check("rnn_forward", ns, points=3, **kw) == pytest.approx(3)
+    assert "in place of yours" in capsys.readouterr().out
+    assert ns["rnn_step_forward"] is no_bias_step, "the notebook's own step is back afterwards"
+    with pytest.raises(G.GradingFailure, match="forgot the bias"):
+        G.check("rnn_step_forward", ns, points=3, **kw)
+    with pytest.raises(G.GradingFailure):        # without the substitution it would fail
+        G.check_function(fwd, G.load_checks(path)["rnn_forward"].reference,
+                         G.load_checks(path)["rnn_forward"].visible())
+
+
+def test_every_dependency_is_declared():
+    """A graded function whose solution calls another graded function declares it (depends=)."""
+    import json
+    import re
+    for a in ASSIGNMENTS:
+        with open(os.path.join(SOLUTIONS, a, f"{a}.ipynb"), encoding="utf-8") as fh:
+            cells_ = json.load(fh)["cells"]
+        sources = {}
+        for c in cells_:
+            m = c.get("metadata", {}).get("nbgrader", {})
+            src = "".join(c["source"])
+            names = re.findall(r"^def (\w+)\(", src, re.M)
+            if m.get("solution") and c["cell_type"] == "code" and names:
+                sources[names[0]] = src.split("\n", 1)[-1]
+        specs = G.load_checks(os.path.join(SOLUTIONS, a, "checks.py"))
+        for f, body in sources.items():
+            calls = {g for g in specs if g != f and re.search(rf"\b{g}\(", body)}
+            if f in specs:
+                assert set(specs[f].depends) == calls, f"{a}: {f} calls {sorted(calls)}"
+
+
+# ---------------------------------------------------------------- the wrong place named
+def one_minus_h_step_backward(dh_next, cache):
+    """dnet with 1 - h instead of 1 - h**2: every gradient is wrong, the mistake is in dnet."""
+    x, h_prev, h_next, params, activation = cache
+    dnet = dh_next * (1 - h_next)
+    return (dnet @ params.U, dnet @ params.W, (dnet.T @ x, dnet.T @ h_prev, dnet.sum(axis=0)))
+
+
+def test_all_gradients_wrong_points_before_them():
+    path = os.path.join(SOLUTIONS, "03_bptt", "checks.py")
+    with pytest.raises(G.GradingFailure) as info:
+        G.check("rnn_step_backward", {"rnn_step_backward": one_minus_h_step_backward}, checks_path=path)
+    msg = " ".join(str(info.value).split())
+    assert "all 5 outputs differ (dx, dh_prev, dparams.U, dparams.W, dparams.b): the error is before them, in dnet" \
+        in msg, msg
+
+
+def test_one_wrong_gradient_is_not_blamed_on_dnet():
+    path = os.path.join(SOLUTIONS, "03_bptt", "checks.py")
+    ref = G.load_checks(path)["rnn_step_backward"].reference
+
+    def wrong_db(dh_next, cache):
+        dx, dh_prev, (dU, dW, db) = ref(dh_next, cache)
+        return dx, dh_prev, (dU, dW, 2 * db)
+    with pytest.raises(G.GradingFailure) as info:
+        G.check_function(wrong_db, ref, G.load_checks(path)["rnn_step_backward"].visible(), allow=("rnncourse",))
+    assert "outputs differ" not in str(info.value)

@@ -245,5 +245,5 @@ def build(rc, G):
         "decode": G.Spec(reference=decode_ref, visible=decode_visible, hidden=decode_hidden,
                          mistakes=decode_mistakes),
         "encode_batch": G.Spec(reference=batch_ref, visible=batch_visible, hidden=batch_hidden,
-                               mistakes=batch_mistakes),
+                               mistakes=batch_mistakes, depends=("one_hot", "encode")),
     }

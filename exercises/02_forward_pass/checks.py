@@ -334,7 +334,7 @@ def build(rc, G):
 
     return {
         "rnn_step_forward": G.Spec(step_ref, step_visible, step_hidden, step_mistakes),
-        "rnn_forward": G.Spec(fwd_ref, fwd_visible, fwd_hidden, fwd_mistakes),
+        "rnn_forward": G.Spec(fwd_ref, fwd_visible, fwd_hidden, fwd_mistakes, depends=("rnn_step_forward",)),
         "softmax": G.Spec(softmax_ref, sm_visible, sm_hidden, sm_mistakes),
         "output_forward": G.Spec(out_ref, out_visible, out_hidden, out_mistakes),
         "softmax_cross_entropy": G.Spec(sce_ref, sce_visible, sce_hidden, sce_mistakes,

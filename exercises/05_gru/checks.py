@@ -246,5 +246,7 @@ def build(rc, G):
         "simple_gru_step_forward": G.Spec(simple_ref, simple_visible, simple_hidden, simple_mistakes),
         "gru_step_forward": G.Spec(gru_ref, gru_visible, gru_hidden, gru_mistakes),
         "simple_gru_step_backward": G.Spec(sbwd_ref, sbwd_visible, sbwd_hidden, sbwd_mistakes,
-                                           extra=[sbwd_gradcheck]),
+                                           extra=[sbwd_gradcheck],
+                                           shared="the gradients of the gates' pre-activations (da_z, da_n), "
+                                                  "which every gradient is computed from"),
     }

@@ -20,7 +20,7 @@ import threading
 import traceback
 import types
 import warnings
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -36,6 +36,47 @@ def rnncourse_name(code: types.CodeType) -> Optional[str]:
     module = os.path.splitext(os.path.relpath(filename, PACKAGE_DIR))[0].replace(os.sep, ".")
     qual = getattr(code, "co_qualname", code.co_name)
     return f"rnncourse.{module}.{qual}"
+
+
+def as_substitute(fn: Callable, name: str) -> Callable:
+    """``fn`` (a reference) wrapped to stand for the notebook's function ``name`` during a check.
+
+    Calls into ``rnncourse`` made from inside the wrapper are not delegation by the student.
+    """
+    def substitute(*args, **kwargs):
+        return fn(*args, **kwargs)
+    substitute.__name__ = substitute.__qualname__ = name
+    return substitute
+
+
+_SUBSTITUTE_CODE = as_substitute(len, "len").__code__
+
+
+@contextlib.contextmanager
+def substituting(namespace, mapping: Dict[str, Callable]):
+    """Replace the notebook's functions ``mapping`` names by the given ones, for the duration.
+
+    ``namespace``: the notebook's ``globals()`` (a dict: items set, then restored) or an object
+    with a ``substitute(mapping)`` context manager (``rnncourse_grader``'s remote namespace).
+    """
+    if not mapping:
+        yield
+        return
+    if hasattr(namespace, "substitute"):
+        with namespace.substitute(mapping):
+            yield
+        return
+    missing = object()
+    saved = {k: namespace.get(k, missing) for k in mapping}
+    namespace.update(mapping)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is missing:
+                namespace.pop(k, None)
+            else:
+                namespace[k] = v
 
 
 def allowed(qualified: str, allow: Sequence[str]) -> bool:
@@ -125,7 +166,7 @@ def call_student(fn: Callable, c: Case, allow: Sequence[str],
             return
         parent = frame.f_back
         while parent is not None:                       # only the outermost rnncourse call counts
-            if rnncourse_name(parent.f_code) is not None:
+            if parent.f_code is _SUBSTITUTE_CODE or rnncourse_name(parent.f_code) is not None:
                 return
             parent = parent.f_back
         if not allowed(name, allow) and name not in delegated:

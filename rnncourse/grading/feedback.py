@@ -80,6 +80,36 @@ def recognised(mistakes: Sequence[Mistake], wrong: Sequence[Optional[Outcome]], 
     return hits
 
 
+def _leaves(value, prefix: str = ""):
+    """``(name, value)`` of every non-container part of a tuple/NamedTuple output (None skipped)."""
+    if isinstance(value, tuple):
+        fields = getattr(value, "_fields", None)
+        for i, v in enumerate(value):
+            sub = fields[i] if fields else f"[{i}]"
+            yield from _leaves(v, f"{prefix}.{sub}" if prefix and fields else (prefix + sub if not fields else sub))
+    elif value is not None:
+        yield prefix, value
+
+
+def shared_cause(reference, got, rtol: float, atol: float, shared: Optional[str] = None) -> str:
+    """When every part of a multi-part output is wrong, say so and point before them.
+
+    ``shared``: what the parts have in common (the spec's words, e.g. ``"dnet, ..."``); the
+    default names no variable.  ``""`` when fewer than three parts exist or some are right.
+    """
+    if not (isinstance(reference, tuple) and isinstance(got, tuple) and len(reference) == len(got)):
+        return ""
+    ref_parts, got_parts = list(_leaves(reference)), [v for _, v in _leaves(got)]   # by position
+    if len(ref_parts) < 3 or len(got_parts) != len(ref_parts):
+        return ""
+    wrong = [name for (name, v), g in zip(ref_parts, got_parts) if compare(v, g, "", rtol, atol) is not None]
+    if len(wrong) != len(ref_parts):
+        return ""
+    where = shared or "what they all depend on, computed before any of them"
+    return (f"\n  all {len(wrong)} outputs differ ({', '.join(wrong)}): the error is before them, "
+            f"in {where}.")
+
+
 def hints(hits: Sequence[Mistake]) -> str:
     """``"\\nLikely mistake:\\n  - name. Hint: ..."`` (at most three), or ``""``."""
     if not hits:

@@ -12,7 +12,7 @@ from typing import Any, Callable, List, NamedTuple, Optional, Sequence
 
 from .calls import call_student, default_time_limit, rnncourse_name, run_plain
 from .compare import compare, self_test
-from .feedback import explain_error, hints, recognised
+from .feedback import explain_error, hints, recognised, shared_cause
 from .spec import Case, Mistake
 from .text import GradingFailure, arg_names, describe, describe_args, error_text
 
@@ -48,11 +48,14 @@ def grade_cases(student_fn: Callable, reference_fn: Callable, cases, *, name: Op
                 mistakes: Sequence[Mistake] = (), rtol: float = 1e-7, atol: float = 1e-9,
                 allow: Sequence[str] = (), extra: Sequence[Callable] = (),
                 output_names: Optional[Sequence[str]] = None, time_limit: Optional[float] = None,
-                stop_at_first: bool = False, notes: Optional[List[str]] = None) -> List[CaseResult]:
+                stop_at_first: bool = False, notes: Optional[List[str]] = None,
+                shared: Optional[str] = None) -> List[CaseResult]:
     """Run ``student_fn`` on every case (or up to the first failure) and judge each one.
 
     Parameters are those of :func:`check_function`; ``notes`` (a list) collects the warnings the
-    student's code emitted.  Returns one :class:`CaseResult` per case run, in order.
+    student's code emitted; ``shared`` names what all the parts of the output depend on (said
+    when every part is wrong, see :func:`~.feedback.shared_cause`).  Returns one
+    :class:`CaseResult` per case run, in order.
     """
     self_test()
     if time_limit is None:
@@ -77,7 +80,7 @@ def grade_cases(student_fn: Callable, reference_fn: Callable, cases, *, name: Op
     for c, (ref_value, wrong) in zip(cases, expected):
         message = _judge(student_fn, reference_fn, c, ref_value, wrong, name=name, mistakes=mistakes, rtol=rtol,
                          atol=atol, allow=allow, extra=extra, names=names, time_limit=time_limit,
-                         notes=notes)
+                         notes=notes, shared=shared)
         results.append(CaseResult(c.label, float(getattr(c, "weight", 1.0)), message))
         if message is not None and stop_at_first:
             break
@@ -85,7 +88,7 @@ def grade_cases(student_fn: Callable, reference_fn: Callable, cases, *, name: Op
 
 
 def _judge(student_fn, reference_fn, c: Case, ref_value, wrong, *, name, mistakes, rtol, atol, allow, extra,
-           names, time_limit, notes: List[str]) -> Optional[str]:
+           names, time_limit, notes: List[str], shared: Optional[str] = None) -> Optional[str]:
     """None when the student's function passes case ``c``; else the feedback for it."""
     argn = arg_names(reference_fn, len(c.args))
     out = call_student(student_fn, c, allow, argn, time_limit)
@@ -121,14 +124,14 @@ def _judge(student_fn, reference_fn, c: Case, ref_value, wrong, *, name, mistake
     if problem is None:
         return None
     hits = recognised(mistakes, wrong, out, ref_value, rtol, atol)
-    return f"{header}\n  {problem}" + hints(hits)
+    return f"{header}\n  {problem}" + shared_cause(shown_ref, value, rtol, atol, shared) + hints(hits)
 
 
 def check_function(student_fn: Callable, reference_fn: Callable, cases, *, name: Optional[str] = None,
                    mistakes: Sequence[Mistake] = (), rtol: float = 1e-7, atol: float = 1e-9,
                    allow: Sequence[str] = (), extra: Sequence[Callable] = (),
                    output_names: Optional[Sequence[str]] = None,
-                   time_limit: Optional[float] = None) -> int:
+                   time_limit: Optional[float] = None, shared: Optional[str] = None) -> int:
     """Compare ``student_fn`` with ``reference_fn`` on every case; return the number of cases.
 
     Parameters
@@ -153,7 +156,7 @@ def check_function(student_fn: Callable, reference_fn: Callable, cases, *, name:
     notes: List[str] = []
     results = grade_cases(student_fn, reference_fn, cases, name=name, mistakes=mistakes, rtol=rtol,
                           atol=atol, allow=allow, extra=extra, output_names=output_names,
-                          time_limit=time_limit, stop_at_first=True, notes=notes)
+                          time_limit=time_limit, stop_at_first=True, notes=notes, shared=shared)
     for r in results:
         if not r.passed:
             raise GradingFailure(r.message)

@@ -16,18 +16,23 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .calls import as_substitute, substituting
 from .grade import CaseResult, check_function, grade_cases, print_notes
 from .spec import load_checks
 from .text import GREEN, RED, RESET, GradingFailure, error_text, fmt_num, wrap
 
 
-def _spec_and_function(name: str, namespace: Dict[str, Any], checks_path: Optional[str]):
+def _specs(checks_path: Optional[str]):
     try:
         specs = load_checks(checks_path)
     except GradingFailure:
         raise
     except Exception as err:  # noqa: BLE001 - a broken checks.py is the instructor's problem
         raise GradingFailure(f"could not load the tests in checks.py: {error_text(err)}") from None
+    return specs
+
+
+def _spec_and_function(name: str, namespace: Dict[str, Any], specs):
     if name not in specs:
         raise GradingFailure(f"checks.py has no tests for {name!r} (it has {', '.join(sorted(specs))}).")
     if name not in namespace:
@@ -74,7 +79,9 @@ def check(name: str, namespace: Dict[str, Any], *, hidden: bool = False, seed: i
     (see the module docstring); returns the score, or raises :class:`GradingFailure` when it is 0.
     Without ``points``: prints one line and returns None when every case passes, else raises.
     """
-    spec, student_fn = _spec_and_function(name, namespace, checks_path)
+    specs = _specs(checks_path)
+    spec, student_fn = _spec_and_function(name, namespace, specs)
+    substitutes = {d: as_substitute(specs[d].reference, d) for d in spec.depends if d in specs}
     if hidden:
         if spec.hidden is None:
             raise GradingFailure(f"checks.py defines no hidden tests for {name!r}.")
@@ -83,16 +90,23 @@ def check(name: str, namespace: Dict[str, Any], *, hidden: bool = False, seed: i
         cases = list(spec.visible())
     kind = "hidden" if hidden else "visible"
     options = dict(name=name, mistakes=spec.mistakes, rtol=spec.rtol, atol=spec.atol, allow=spec.allow,
-                   extra=spec.extra, output_names=spec.output_names, time_limit=time_limit)
+                   extra=spec.extra, output_names=spec.output_names, time_limit=time_limit,
+                   shared=spec.shared)
+    using = (f"\n  (graded with the course's {', '.join(substitutes)} in place of yours, which "
+             f"{'is' if len(substitutes) == 1 else 'are'} graded on {'its' if len(substitutes) == 1 else 'their'} own)"
+             if substitutes else "")
     if points is None:
-        n = check_function(student_fn, spec.reference, cases, **options)
+        with substituting(namespace, substitutes):
+            n = check_function(student_fn, spec.reference, cases, **options)
         labels = "; ".join(dict.fromkeys(c.label for c in cases))
         print(wrap(f"{GREEN}\u2714{RESET} {name}: all {n} {kind} test cases passed ({labels})"))
         return None
     notes: List[str] = []
-    results = grade_cases(student_fn, spec.reference, cases, notes=notes, **options)
+    with substituting(namespace, substitutes):
+        results = grade_cases(student_fn, spec.reference, cases, notes=notes, **options)
     score = round(sum(w for w, r in zip(case_points(results, points), results) if r.passed), 6)
-    report = score_report(name, kind, results, float(points))
+    report = score_report(name, kind, results, float(points)).replace("\n", using + "\n", 1) if using \
+        else score_report(name, kind, results, float(points))
     if score <= 0:
         raise GradingFailure(report)
     print(wrap(report))

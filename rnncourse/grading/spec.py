@@ -85,6 +85,11 @@ class Spec(NamedTuple):
     extra : callables ``(student_fn, case, student_output) -> message or None`` run after the
         outputs match (e.g. a gradient check); a message fails the case.
     output_names : names for the parts of a tuple output, e.g. ``("loss", "dscores")``.
+    shared : what every part of a multi-part output depends on, named when all parts are wrong
+        (``"dnet = dh * (1 - h**2), the gradient before the activation"``).
+    depends : graded functions of the same assignment that this one calls (``rnn_forward`` calls
+        ``rnn_step_forward``): while it is graded, the notebook's own versions are replaced by
+        those functions' references, so that one mistake costs one function's points.
     """
 
     reference: Callable
@@ -96,6 +101,8 @@ class Spec(NamedTuple):
     allow: Sequence[str] = ()
     extra: Sequence[Callable] = ()
     output_names: Optional[Sequence[str]] = None
+    depends: Sequence[str] = ()
+    shared: Optional[str] = None
 
 
 _COUNTER = itertools.count()

@@ -251,9 +251,12 @@ def build(rc, G):
 
     return {
         "rnn_step_backward": G.Spec(reference=step_ref, visible=step_visible, hidden=step_hidden,
-                                    mistakes=step_mistakes, extra=(step_fd,)),
+                                    mistakes=step_mistakes, extra=(step_fd,),
+                                    shared="dnet = (dh_next) * f'(net), the gradient before the activation "
+                                           "(for tanh, 1 - h_next**2 with h_next from the cache), which "
+                                           "every gradient is computed from"),
         "rnn_backward": G.Spec(reference=seq_ref, visible=seq_visible, hidden=seq_hidden,
-                               mistakes=seq_mistakes, extra=(seq_fd,)),
+                               mistakes=seq_mistakes, extra=(seq_fd,), depends=("rnn_step_backward",)),
         "numerical_gradient": G.Spec(reference=ng_ref, visible=ng_visible, hidden=ng_hidden,
                                      mistakes=ng_mistakes, rtol=1e-7, atol=1e-8),
     }

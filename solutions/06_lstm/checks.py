@@ -252,6 +252,9 @@ def build(rc, G):
     return {
         "lstm_step_forward": G.Spec(step_ref, step_visible, step_hidden, step_mistakes,
                                     output_names=("h_next", "c_next")),
-        "lstm_step_backward": G.Spec(bwd_ref, bwd_visible, bwd_hidden, bwd_mistakes, extra=[bwd_gradcheck]),
-        "lstm_forward": G.Spec(fwd_ref, fwd_visible, fwd_hidden, fwd_mistakes, output_names=("h", "c")),
+        "lstm_step_backward": G.Spec(bwd_ref, bwd_visible, bwd_hidden, bwd_mistakes, extra=[bwd_gradcheck],
+                                     shared="dc = dc_next + dh_next * o * (1 - tanh(c_next)**2) or the gates' "
+                                            "pre-activation gradients da, which every gradient is computed from"),
+        "lstm_forward": G.Spec(fwd_ref, fwd_visible, fwd_hidden, fwd_mistakes, output_names=("h", "c"),
+                               depends=("lstm_step_forward",)),
     }
