@@ -655,6 +655,11 @@ def test_chapter6_whole_jacobian_claims():
     assert g["lstm_backward_max_error"] < 1e-6
 
 
+def test_chapter5_gru_backward_checked():
+    """The derived GRU backward step matches finite differences on the page (both conventions)."""
+    assert glued("05_gru")["gru_backward_max_error"] < 1e-6
+
+
 
 def test_chapter4_seed_summary_matches_the_data(stored):
     """The across-seed sentence of chapter 4 (seeds that left the 1/6 plateau, range of test
