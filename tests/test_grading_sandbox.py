@@ -23,7 +23,7 @@ import uuid
 import nbformat
 import pytest
 
-from test_nbgrader_workflow import PY, REPO, gid, make_course, run, solved
+from test_nbgrader_workflow import PY, REPO, gid, run, solved
 
 A = "03_bptt"
 HOME = os.path.expanduser("~")
@@ -188,8 +188,8 @@ def grade(course):
 
 
 @pytest.fixture(scope="module")
-def hostile_class(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("hostile"), assignments=[A])
+def hostile_class(temp_course):
+    course = temp_course([A], name="hostile", cell_timeout=6)
     release = nbformat.read(os.path.join(course, "exercises", A, f"{A}.ipynb"), 4)
     solution = nbformat.read(os.path.join(course, "solutions", A, f"{A}.ipynb"), 4)
     good = solved(release, solution)
@@ -219,7 +219,7 @@ def hostile_class(tmp_path_factory):
              os.path.exists(os.path.join(HOME, ".ipython", "profile_default", "startup")) and
              sorted(os.listdir(os.path.join(HOME, ".ipython", "profile_default", "startup"))))
     # the correct student graded alone, in a course of its own
-    alone = make_course(tmp_path_factory.mktemp("alone"), assignments=[A])
+    alone = temp_course([A], name="alone", cell_timeout=6)
     submit(alone, "correct", good)
     res_alone = grade(alone)
     return course, alone, res, res_alone, before, after

@@ -33,6 +33,8 @@ import textwrap
 import nbformat
 import pytest
 
+from rnncourse_grader import testing
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
 BIN = os.path.dirname(PY)
@@ -40,7 +42,6 @@ ASSIGNMENTS = sorted(os.path.basename(os.path.dirname(p)) for p in
                      glob.glob(os.path.join(REPO, "solutions", "*", "")) if
                      os.path.exists(os.path.join(p, os.path.basename(os.path.dirname(p)) + ".ipynb")))
 HIDDEN_MARKERS = ('find_spec("rnncourse.grading")', "hidden=True", "BEGIN HIDDEN TESTS", "answer=")
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 pytestmark = pytest.mark.skipif(not ASSIGNMENTS, reason="no assignments in solutions/")
 
@@ -67,39 +68,12 @@ def nbgrader(args, cwd, **kw):
     return run([PY, "-m", "nbgrader"] + list(args), cwd, **kw)
 
 
-def make_course(path, assignments=ASSIGNMENTS, cell_timeout=6):
-    os.makedirs(path, exist_ok=True)
-    for a in assignments:
-        shutil.copytree(os.path.join(REPO, "solutions", a), os.path.join(path, "solutions", a))
-    with open(os.path.join(path, "nbgrader_config.py"), "w") as fh:
-        fh.write(textwrap.dedent(f"""
-            c = get_config()
-            load_subconfig("nbgrader_config.py", path={REPO!r})
-            c.CourseDirectory.root = {str(path)!r}
-            c.Exchange.root = {os.path.join(str(path), "exchange")!r}
-            c.Execute.timeout = {cell_timeout}
-            """))
-    run([PY, os.path.join(REPO, "tools", "course.py"), "--course", str(path), "exercises"], REPO)
-    return str(path)
-
-
 # ----------------------------------------------------------------------------- fake students
 def gid(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def strip_markers(src):
-    return "\n".join(line for line in src.split("\n") if line.strip() not in (BEGIN, END))
-
-
-def solved(release, solution):
-    """The release notebook with every answer cell filled in from the solution notebook."""
-    answers = {gid(c): c.source for c in solution.cells if gid(c)}
-    nb = copy.deepcopy(release)
-    for c in nb.cells:
-        if c.metadata.get("nbgrader", {}).get("solution") and gid(c) in answers:
-            c.source = strip_markers(answers[gid(c)])
-    return nb
+solved = testing.solved          # the release with every answer cell filled in from the solution
 
 
 def graded_functions(nb):
@@ -247,7 +221,9 @@ def build_class(course):
                 apply_fault(nb, fault, name)
                 if fault == "delete_test_cell":
                     zero_cells.add(f"{name}_visible")
-            broken = dependents(good, {n for n, f in assignment_faults.items() if f in BREAKING})
+            # graded functions are graded with the course's versions of the graded functions they
+            # call (checks.py's depends=), so a fault costs its own function only
+            broken = {n for n, f in assignment_faults.items() if f in BREAKING}
             notebooks[f"faulty{k}"] = (nb, {"kind": "faults", "broken": broken, "zero_cells": zero_cells,
                                             "faults": {f: n for n, f in assignment_faults.items()}})
         for student, (nb, expectation) in notebooks.items():
@@ -267,8 +243,8 @@ def test_every_fault_hits_every_assignment():
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("course"))
+def graded(temp_course):
+    course = temp_course(ASSIGNMENTS, cell_timeout=6)
     plan = build_class(course)
     res = run([PY, os.path.join(REPO, "tools", "course.py"), "--course", course, "grade"], REPO,
               check=False)
@@ -406,9 +382,9 @@ def test_validate_passes_on_solutions_and_fails_on_releases(graded):
     assert "[ValidateApp" not in bad.stdout and "[IPKernelApp]" not in bad.stdout, bad.stdout
 
 
-def test_release_fetch_submit_collect_for_two_students(tmp_path):
+def test_release_fetch_submit_collect_for_two_students(tmp_path, temp_course):
     a = ASSIGNMENTS[-1]
-    course = make_course(tmp_path / "course", assignments=[a])
+    course = temp_course([a], cell_timeout=6)
     exchange = os.path.join(course, "exchange")
     nbgrader(["release_assignment", a], course)
     assert os.path.isdir(os.path.join(exchange, "rnncourse", "outbound", a))
@@ -452,14 +428,14 @@ def _tree_bytes(root):
     return out
 
 
-def test_grading_a_fresh_clone_registers_the_assignment_first(tmp_path):
+def test_grading_a_fresh_clone_registers_the_assignment_first(temp_course):
     """gradebook.db is not in git: `make grade` on a fresh clone must not need `make exercises`.
 
     (Retries of a grading that fails for the machine's reasons are tested in
     tests/test_class_grading.py: graded notebooks no longer run in Jupyter kernels.)
     """
     a = ASSIGNMENTS[-1]
-    course = make_course(tmp_path / "course", assignments=[a])
+    course = temp_course([a], cell_timeout=6)
     os.remove(os.path.join(course, "gradebook.db"))             # as in a fresh clone
     release = nbformat.read(os.path.join(course, "exercises", a, f"{a}.ipynb"), 4)
     solution = nbformat.read(os.path.join(course, "solutions", a, f"{a}.ipynb"), 4)
