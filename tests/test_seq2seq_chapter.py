@@ -187,4 +187,5 @@ def test_heatmap_claims_on_the_page_model():
     g = glued("10_seq2seq")
     assert g["heat_correct"] >= g["heat_n"] - 1
     assert g["heat_peak_mean"] >= 0.5 and g["heat_peak_mean"] >= 4 * g["heat_uniform"]
-    assert g["heat_year_focus"] >= 0.75
+    assert g["heat_year_focus"] >= 0.75 and g["heat_year_cases"] >= 8
+    assert g["heat_year_cases"] % 4 == 0 and g["heat_year_cases"] <= 4 * g["heat_n"]
