@@ -240,3 +240,79 @@ def test_one_wrong_gradient_is_not_blamed_on_dnet():
     with pytest.raises(G.GradingFailure) as info:
         G.check_function(wrong_db, ref, G.load_checks(path)["rnn_step_backward"].visible(), allow=("rnncourse",))
     assert "outputs differ" not in str(info.value)
+
+
+# ---------------------------------------------------------------- catalogued mistakes, as written
+def _rnn_backward_as_written(deriv):
+    """A student's BPTT loop (time-major cache) whose activation derivative is ``deriv(h, act)``."""
+    def rnn_backward(dh, cache):
+        x_tm, h0, h_tm, params, activation = cache
+        T, N, D = x_tm.shape
+        H = params.W.shape[0]
+        dx, dU, dW, db = np.zeros((N, T, D)), np.zeros_like(params.U), np.zeros_like(params.W), np.zeros(H)
+        carry = np.zeros((N, H))
+        for t in reversed(range(T)):
+            h_prev = h_tm[t - 1] if t > 0 else (np.zeros((N, H)) if h0 is None else h0)
+            dnet = (dh[:, t] + carry) * deriv(h_tm[t], activation)
+            dx[:, t] = dnet @ params.U
+            dU += dnet.T @ x_tm[t]
+            dW += dnet.T @ h_prev
+            db += dnet.sum(axis=0)
+            carry = dnet @ params.W
+        return dx, carry, (dU, dW, db)
+    return rnn_backward
+
+
+def _step_backward_as_written(deriv):
+    def rnn_step_backward(dh_next, cache):
+        x, h_prev, h_next, params, activation = cache
+        dnet = dh_next * deriv(h_next, activation)
+        return dnet @ params.U, dnet @ params.W, (dnet.T @ x, dnet.T @ h_prev, dnet.sum(axis=0))
+    return rnn_step_backward
+
+
+RIGHT = {"relu": lambda h: (h > 0) * 1.0}
+
+
+@pytest.mark.parametrize("function, deriv, hint", [
+    ("rnn_step_backward", lambda h, a: 1 - h if a == "tanh" else RIGHT["relu"](h), "tanh' written as 1 - h"),
+    ("rnn_step_backward", lambda h, a: 1 - np.tanh(h) ** 2 if a == "tanh" else RIGHT["relu"](h),
+     "tanh applied again to h_next"),
+    ("rnn_backward", lambda h, a: 1 - h ** 2, "the activation is ignored"),
+    ("rnn_backward", lambda h, a: 1 - h if a == "tanh" else RIGHT["relu"](h), "tanh' written as 1 - h"),
+    ("rnn_backward", lambda h, a: 1 - np.tanh(h) ** 2 if a == "tanh" else RIGHT["relu"](h),
+     "tanh applied again to h_t"),
+])
+def test_a_catalogued_mistake_written_as_a_student_would_is_named(function, deriv, hint):
+    path = os.path.join(SOLUTIONS, "03_bptt", "checks.py")
+    fn = (_step_backward_as_written if function == "rnn_step_backward" else _rnn_backward_as_written)(deriv)
+    with pytest.raises(G.GradingFailure) as info:
+        G.check(function, {function: fn}, checks_path=path)
+    assert hint in " ".join(str(info.value).split()), str(info.value)
+
+
+def test_global_max_softmax_is_named():
+    def softmax(scores):
+        e = np.exp(scores - np.max(scores))
+        return e / np.sum(e, axis=-1, keepdims=True)
+    path = os.path.join(SOLUTIONS, "02_forward_pass", "checks.py")
+    with pytest.raises(G.GradingFailure) as info:
+        G.check("softmax", {"softmax": softmax}, checks_path=path, hidden=True, seed=1204)
+    assert "shifted by the maximum of the whole array" in " ".join(str(info.value).split())
+
+
+def test_loss_that_is_infinite_at_1000_is_named():
+    def softmax_cross_entropy(scores, y):
+        shifted = scores - scores.max(axis=-1, keepdims=True)
+        p = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+        N = scores.shape[0]
+        picked = np.take_along_axis(p, y[..., None], axis=-1)[..., 0]
+        onehot = np.zeros_like(p)
+        np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
+        return -np.sum(np.log(picked)) / N, (p - onehot) / N
+    path = os.path.join(SOLUTIONS, "02_forward_pass", "checks.py")
+    with pytest.raises(G.GradingFailure) as info:
+        G.check("softmax_cross_entropy", {"softmax_cross_entropy": softmax_cross_entropy},
+                checks_path=path, hidden=True, seed=1205)
+    text = " ".join(str(info.value).split())
+    assert "large scores, up to 1000" in text and "log of a (stable) softmax" in text, text

@@ -23,8 +23,11 @@ def build(rc, G):
     def params_of(rng, D, H, scale=0.5):
         return G.random_params(rng, RNNParams, (H, D), (H, H), (H,), scale=scale)
 
-    def fprime_of(h, activation):
-        return 1.0 - h * h if activation == "tanh" else (h > 0).astype(np.float64)
+    def fprime_of(h, activation, form="right"):
+        """The activation's derivative from its output h; ``form``: how students get tanh's wrong."""
+        if activation != "tanh":
+            return (h > 0).astype(np.float64)
+        return {"right": 1.0 - h * h, "one_minus_h": 1.0 - h, "tanh_again": 1.0 - np.tanh(h) ** 2}[form]
 
     # ---------------------------------------------------------------- rnn_step_backward
     def step_case(label, rng, N, D, H, activation="tanh", scale=0.5):
@@ -37,11 +40,11 @@ def build(rc, G):
         return rc.rnn.rnn_step_backward(dh_next, cache)
 
     def step_variant(dh_next, cache, *, fprime=True, fprime_from="next", W_T=False, dW_h="prev",
-                     sum_db=True, activation=None):
+                     sum_db=True, activation=None, form="right"):
         x, h_prev, h_next, (U, W, b), act = cache
         act = activation or act
         if fprime:
-            dnet = dh_next * fprime_of(h_next if fprime_from == "next" else h_prev, act)
+            dnet = dh_next * fprime_of(h_next if fprime_from == "next" else h_prev, act, form)
         else:
             dnet = dh_next
         dx = dnet @ U
@@ -67,6 +70,11 @@ def build(rc, G):
         G.Mistake("the activation is ignored (tanh' used for relu)", "for relu the derivative is "
                   "1 where h_next > 0 and 0 elsewhere; read cache.activation.",
                   fn=lambda dh, c: step_variant(dh, c, activation="tanh")),
+        G.Mistake("tanh' written as 1 - h", "h_next is already tanh(net), and tanh'(net) = 1 - tanh(net)**2 "
+                  "= 1 - h_next**2: square it.", fn=lambda dh, c: step_variant(dh, c, form="one_minus_h")),
+        G.Mistake("tanh applied again to h_next in the derivative", "h_next is already tanh(net): "
+                  "1 - np.tanh(h_next)**2 takes tanh twice; use 1 - h_next**2.",
+                  fn=lambda dh, c: step_variant(dh, c, form="tanh_again")),
     ]
 
     def step_visible():
@@ -104,15 +112,16 @@ def build(rc, G):
         return rc.rnn.rnn_backward(dh, cache)
 
     def seq_variant(dh, cache, *, recurrent=True, dW_h="prev", fprime=True, W_T=False, sum_db=True,
-                    forward_loop=False, drop_dh0=False):
+                    forward_loop=False, drop_dh0=False, activation=None, form="right"):
         x_tm, h0, h_tm, (U, W, b), act = cache
+        act = activation or act
         T, N, H = h_tm.shape
         dnet = np.zeros((T, N, H))
         carry = np.zeros((N, H))
         order = range(T) if forward_loop else range(T - 1, -1, -1)
         for t in order:
             d = dh[:, t] + (carry if recurrent else 0.0)
-            dnet[t] = d * fprime_of(h_tm[t], act) if fprime else d
+            dnet[t] = d * fprime_of(h_tm[t], act, form) if fprime else d
             carry = dnet[t] @ (W.T if W_T else W)
         h_before = np.concatenate([h0[None], h_tm[:-1]], axis=0)
         h_used = h_before if dW_h == "prev" else h_tm
@@ -140,6 +149,14 @@ def build(rc, G):
                   fn=lambda dh, c: seq_variant(dh, c, forward_loop=True)),
         G.Mistake("dh0 is zeros", "return the gradient that flows out of the first step: dnet_0 @ W.",
                   fn=lambda dh, c: seq_variant(dh, c, drop_dh0=True)),
+        G.Mistake("the activation is ignored (tanh' used for relu)", "read cache.activation: for relu "
+                  "the derivative is 1 where h_t > 0 and 0 elsewhere.",
+                  fn=lambda dh, c: seq_variant(dh, c, activation="tanh")),
+        G.Mistake("tanh' written as 1 - h", "h_t is already tanh(net_t): its derivative is 1 - h_t**2.",
+                  fn=lambda dh, c: seq_variant(dh, c, form="one_minus_h")),
+        G.Mistake("tanh applied again to h_t in the derivative", "h_t is already tanh(net_t): "
+                  "1 - np.tanh(h_t)**2 takes tanh twice; use 1 - h_t**2.",
+                  fn=lambda dh, c: seq_variant(dh, c, form="tanh_again")),
     ]
 
     def seq_visible():

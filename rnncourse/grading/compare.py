@@ -114,7 +114,7 @@ def _float(expected, got, where, label, tol) -> Optional[str]:
     if not isinstance(got, (int, float, np.integer, np.floating)) or isinstance(got, bool):
         return f"{label}expected a single number ({fmt_num(expected)}), got {describe(got)}"
     e, g = float(expected), float(got)
-    if tol.equal_nan and math.isnan(e) and math.isnan(g):
+    if (tol.equal_nan and math.isnan(e) and math.isnan(g)) or (math.isinf(e) and e == g):
         return None
     if math.isnan(g) or math.isinf(g):
         return f"{label}expected {fmt_num(e)}, got {g} (an overflow, a log of 0 or a division by zero somewhere?)"

@@ -178,6 +178,11 @@ def build(rc, G):
         e = np.exp(scores - scores.max())
         return e / e.sum()
 
+    def sm_global_max(scores):
+        with np.errstate(invalid="ignore"):
+            e = np.exp(scores - scores.max())            # one maximum for the whole array
+            return e / e.sum(axis=-1, keepdims=True)
+
     def sm_no_exp(scores):
         return scores / scores.sum(axis=-1, keepdims=True)
 
@@ -197,6 +202,9 @@ def build(rc, G):
         G.Mistake("normalised over the whole array", "each row (each sequence and step) is its own "
                   "distribution: sum along axis=-1 with keepdims=True.", fn=sm_all),
         G.Mistake("forgot the exponential", "softmax(o)_k = exp(o_k) / sum_j exp(o_j).", fn=sm_no_exp),
+        G.Mistake("shifted by the maximum of the whole array", "subtract each row's own maximum "
+                  "(scores.max(axis=-1, keepdims=True)): with one global maximum, a row whose scores are "
+                  "all far below it underflows to 0 / 0.", fn=sm_global_max),
         G.Mistake("not normalised", "divide by the sum over the classes so each row sums to 1.",
                   fn=sm_no_norm),
         G.Mistake("broadcasting without keepdims", "e.sum(axis=-1, keepdims=True) keeps a length-1 axis "
@@ -293,6 +301,14 @@ def build(rc, G):
             lp = np.log(np.take_along_axis(q, y[..., None], axis=-1)[..., 0])
             return float(-lp.sum() / N), (q - onehot) / N
 
+    def sce_log_of_softmax(scores, y):
+        p, picked, onehot, N = _pieces(scores, y)
+        with np.errstate(divide="ignore"):
+            e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            q = e / e.sum(axis=-1, keepdims=True)        # stable, but a probability can underflow to 0
+            lp = np.log(np.take_along_axis(q, y[..., None], axis=-1)[..., 0])
+            return float(-lp.sum() / N), (q - onehot) / N
+
     sce_mistakes = [
         G.Mistake("averaged over time steps too", "the loss is summed over the T steps and averaged "
                   "over the N sequences only: divide by N, not by N*T.", fn=sce_mean_all),
@@ -306,6 +322,9 @@ def build(rc, G):
                   fn=sce_grad_not_scaled),
         G.Mistake("log of a naive softmax", "large scores overflow exp; compute log-probabilities as "
                   "o - max - log(sum(exp(o - max))).", fn=sce_naive_log),
+        G.Mistake("log of a (stable) softmax", "a probability that underflows to 0 gives log(0) = -inf "
+                  "and an infinite loss for scores far apart (e.g. +-1000): take the log-probabilities "
+                  "directly, o - max - log(sum(exp(o - max))).", fn=sce_log_of_softmax),
     ]
 
     def sce_inputs(rng, lead, K, scale=1.0):
