@@ -90,11 +90,18 @@ bench: $(TEST_STAMP)
 #        [DB_URL=postgresql+psycopg://...]  the gradebook on PostgreSQL (default: SQLite gradebook.db)
 #   make grade-watch [A=...] [INTERVAL=5]  grade on submit: collect new submissions from the
 #        exchange every INTERVAL s, autograde them, release their feedback (Ctrl-C stops)
+#   make release A=02_forward_pass   copy exercises/<A>/ to the exchange (nbgrader release_assignment)
+#   make collect A=02_forward_pass   the latest submission of each student into submitted/
+#   make feedback A=02_forward_pass  feedback reports again (after hand grading), released to the exchange
+#   make export                      grades.csv from the gradebook
+#   make nbgrader ARGS="db student import roster.csv"   any nbgrader command, in the course directory
 #   make bench-grade [BENCH_ARGS=...] stock nbgrader vs this grader (1, 2 workers, Dask), nb/min
 COURSE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/course.py
 ALLOW_ROOT = $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-.PHONY: check grade grade-watch bench-grade
+.PHONY: check grade grade-watch bench-grade release collect feedback export nbgrader
+NBGRADER_DB = $(if $(DB_URL),"--CourseDirectory.db_url=$(DB_URL)")
+NEED_A = @test -n "$(A)" || { echo "usage: make $@ A=<assignment>, e.g. make $@ A=02_forward_pass"; exit 2; }
 
 exercises: $(BOOK_STAMP)
 	$(COURSE) exercises
@@ -114,6 +121,27 @@ grade: $(BOOK_STAMP) sandbox
 grade-watch: $(BOOK_STAMP) sandbox
 	$(COURSE) watch $(A) $(if $(INTERVAL),--interval $(INTERVAL)) $(if $(W),--workers $(W)) \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(DB_URL),--db-url "$(DB_URL)")
+
+# nbgrader commands through tools/course.py: the venv's nbgrader, its bin/ on PATH (nbgrader runs
+# `alembic`), the gradebook checked first.
+release: $(BOOK_STAMP)
+	$(NEED_A)
+	$(COURSE) nbgrader release_assignment $(A) $(NBGRADER_DB)
+
+collect: $(BOOK_STAMP)
+	$(NEED_A)
+	$(COURSE) nbgrader collect $(A) --update $(NBGRADER_DB)
+
+feedback: $(BOOK_STAMP)
+	$(NEED_A)
+	$(COURSE) nbgrader generate_feedback $(A) --force $(NBGRADER_DB)
+	$(COURSE) nbgrader release_feedback $(A) $(NBGRADER_DB)
+
+export: $(BOOK_STAMP)
+	$(COURSE) nbgrader export --to grades.csv $(NBGRADER_DB)
+
+nbgrader: $(BOOK_STAMP)
+	$(COURSE) nbgrader $(ARGS)
 
 bench-grade: $(BOOK_STAMP) sandbox
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_autograde.py $(BENCH_ARGS)

@@ -8,6 +8,10 @@
     python tools/course.py watch [ASSIGNMENT ...]        grade on submit: every --interval seconds,
                                                          collect new submissions from the exchange,
                                                          autograde them, release their feedback
+    python tools/course.py nbgrader ARG ...              any nbgrader command, run in the course
+                                                         directory by this environment's nbgrader
+                                                         with its bin/ on PATH (nbgrader calls
+                                                         `alembic`)
 
 Every command runs nbgrader with the course's nbgrader_config.py (``--course DIR``, default: the
 repository root).  ``grade`` uses rnncourse_grader.engine: one ``nbgrader autograde`` per
@@ -17,6 +21,11 @@ and unchanged since are skipped (``--force`` grades them again); hand grades sur
 a progress line and a table per assignment, keeps nbgrader's log in <course>/.nbgrader.log, and
 a submission that cannot be graded is reported while the class run goes on.  ``--unsafe`` runs
 student code without the sandbox (RNNCOURSE_UNSAFE=1).
+
+Before any command touches it, the course gradebook is checked (:func:`check_gradebook`): one
+left without an alembic version (by an nbgrader run that could not find `alembic`, which
+`nbgrader db upgrade` cannot repair) is stamped when its tables are nbgrader's current schema,
+otherwise the command stops and says what to do.
 """
 from __future__ import annotations
 
@@ -27,6 +36,7 @@ import logging
 import os
 import subprocess
 import sys
+import textwrap
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,14 +65,118 @@ def nbgrader(course: str, *args: str, quiet: bool = False) -> subprocess.Complet
                           capture_output=quiet, check=False)
 
 
+# ----------------------------------------------------------------------------- gradebook
+class GradebookError(RuntimeError):
+    """A gradebook that nbgrader cannot use and this script cannot repair (message: what to do)."""
+
+
+def _db_url(course: str, db_url=None) -> str:
+    if db_url:
+        return db_url
+    from rnncourse_grader import engine
+    coursedir, _ = engine.load_coursedir(course)
+    return coursedir.db_url
+
+
+def check_gradebook(course: str, db_url=None, out=sys.stderr):
+    """Make sure the gradebook has an alembic version; return what was done (or None).
+
+    nbgrader creates the gradebook's tables first and stamps their alembic version by running
+    the ``alembic`` script; where that script is not on PATH the stamp fails and the tables
+    stay, without a version, and every later nbgrader (``db upgrade`` included) takes them for
+    an old gradebook and fails.  Such a gradebook is stamped with nbgrader's current revision
+    when its tables and columns are exactly nbgrader's current schema; otherwise
+    :class:`GradebookError` says which tables or columns differ and what to do.  A missing
+    or empty gradebook, or one with a version, is left alone.
+    """
+    import sqlalchemy as sa
+    url = _db_url(course, db_url)
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        return None
+    engine_ = sa.create_engine(url)
+    try:
+        tables = set(sa.inspect(engine_).get_table_names())
+        if not tables:
+            return None
+        if "alembic_version" in tables:
+            with engine_.connect() as conn:
+                if conn.execute(sa.text("SELECT version_num FROM alembic_version")).first():
+                    return None
+        from nbgrader.api import Base
+        from nbgrader.dbutil import ALEMBIC_DIR
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+        inspector = sa.inspect(engine_)
+        differences = []
+        for name, table in Base.metadata.tables.items():
+            if name not in tables:
+                differences.append(f"table {name} missing")
+                continue
+            have = {c["name"] for c in inspector.get_columns(name)}
+            want = {c.name for c in table.columns}
+            if have != want:
+                differences.append(f"table {name}: columns {sorted(have ^ want)} differ")
+        extra = tables - set(Base.metadata.tables) - {"alembic_version"}
+        differences += [f"table {name} is not nbgrader's" for name in sorted(extra)]
+        where = url.replace("sqlite:///", "") if url.startswith("sqlite:///") else url
+        if differences:
+            raise GradebookError(
+                f"the gradebook {where} has no alembic version (an nbgrader run that could not "
+                f"find `alembic` leaves it so) and its tables are not nbgrader's current schema "
+                f"({'; '.join(differences[:5])}), so it cannot be stamped and `nbgrader db "
+                f"upgrade` cannot repair it. Move it aside (e.g. `mv gradebook.db "
+                f"gradebook.db.broken`); `make grade` registers the assignments again in a new "
+                f"one (or run `make exercises`), then `make nbgrader ARGS=\"db student import "
+                f"roster.csv\"` and grade again: the grades are recomputed from submitted/")
+        alembic_cfg = Config()
+        alembic_cfg.set_main_option("script_location", ALEMBIC_DIR)
+        head = ScriptDirectory.from_config(alembic_cfg).get_current_head()
+        with engine_.begin() as conn:
+            if "alembic_version" not in tables:
+                conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+        done = (f"gradebook: {where} had no alembic version (left by an nbgrader run that could "
+                f"not find `alembic`); its tables are nbgrader's current schema: stamped {head}")
+        print(done, file=out, flush=True)
+        return done
+    finally:
+        engine_.dispose()
+
+
+def _checked_gradebook(course: str, db_url=None) -> bool:
+    """check_gradebook, printing its error; False when the command must not go on."""
+    try:
+        check_gradebook(course, db_url)
+    except GradebookError as err:
+        print(f"gradebook: {err}", file=sys.stderr)
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- nbgrader
+def cmd_nbgrader(course: str, args: list) -> int:
+    """``nbgrader ARGS`` in the course directory, this environment's nbgrader, its bin/ on PATH."""
+    urls = [a.split("=", 1)[1] for a in args if a.startswith("--CourseDirectory.db_url=")]
+    if args[:1] not in (["--help"], ["-h"], ["--version"]) and not _checked_gradebook(
+            course, urls[-1] if urls else None):
+        return 2
+    return subprocess.run(NBGRADER + list(args), cwd=course, check=False).returncode
+
+
 # ----------------------------------------------------------------------------- exercises
 def cmd_exercises(opts) -> int:
+    if not _checked_gradebook(opts.course):
+        return 2
     names = opts.assignments or assignments_in(opts.course)
     if not names:
         print("no assignments found in solutions/", file=sys.stderr)
         return 1
     status = 0
+    from rnncourse.grading import cells
     for name in names:
+        changed = cells.sync_notebook(os.path.join(opts.course, "solutions", name))   # table -> test cells
+        if changed:
+            print(f"solutions/{name}/{name}.ipynb: test cells {', '.join(changed)} written from checks.py's POINTS")
         res = nbgrader(opts.course, "generate_assignment", name, "--force", quiet=True)
         if res.returncode != 0:
             print(f"FAILED {name}:\n{res.stdout}{res.stderr}", file=sys.stderr)
@@ -84,29 +198,35 @@ def _refuse_without_sandbox(command: str, unsafe: bool) -> bool:
 
 
 # ----------------------------------------------------------------------------- check
-def validate(course: str, path: str) -> dict:
-    """nbgrader's ``Validator.validate`` of one notebook, configured by the course's nbgrader_config.py.
+def validator(course: str):
+    """nbgrader's ``Validator``, configured by the course's nbgrader_config.py.
 
     Loading that file makes the Validator's preprocessors the sandboxed ones (ClearOutput,
-    SandboxedExecute): the notebook runs exactly as under ``nbgrader validate``.  Returns
-    nbgrader's dict of lists ``type_changed`` / ``changed`` / ``failed`` (absent when empty);
-    raises what stops nbgrader from running the notebook (no sandbox, unreadable metadata...).
+    SandboxedExecute): a notebook runs exactly as under ``nbgrader validate``.
     """
     from nbgrader.validator import Validator
     from rnncourse_grader import engine
     _, cfg = engine.load_coursedir(course)
     log = logging.getLogger("rnncourse.check")    # nbgrader's INFO lines say nothing to a student
     log.setLevel(logging.WARNING)
-    return Validator(config=cfg, log=log).validate(path)
+    return Validator(config=cfg, log=log)
 
 
-def _report(title: str, source: str, error: str = None) -> str:
-    """One cell of the check's report: a rule, what happened, the cell, the error if any."""
+def validate(course: str, path: str) -> dict:
+    """:func:`validator`'s ``validate`` of one notebook: nbgrader's dict of lists ``type_changed``
+    / ``changed`` / ``failed`` (absent when empty).  Raises what stops nbgrader from running the
+    notebook (no sandbox, unreadable metadata...)."""
+    return validator(course).validate(path)
+
+
+def _report(width: int, title: str, source: str, error: str = None) -> str:
+    """One cell of the check's report, laid out as nbgrader's: a rule, what happened, the cell,
+    the error if any (whole lines: nothing is cut)."""
     from nbconvert.filters import strip_ansi
 
     def indent(text):
         return "\n".join("    " + line for line in strip_ansi(text).strip("\n").split("\n"))
-    text = f"\n{'=' * 100}\n{title}\n\n{indent(source)}\n"
+    text = f"{'=' * width}\n{title}\n\n{indent(source)}\n"
     return text + (f"\nThe error was:\n\n{indent(error)}\n" if error is not None else "")
 
 
@@ -121,24 +241,30 @@ def cmd_check(opts) -> int:
         os.environ["RNNCOURSE_UNSAFE"] = "1"
     print(f"Checking {os.path.relpath(path)} (runs every cell, as the grader will)...", flush=True)
     try:
-        results = validate(opts.course, path)
+        v = validator(opts.course)
+        results = v.validate(path)
     except Exception as err:  # noqa: BLE001 - whatever it is, the notebook was not checked
         print(f"\nFAILED: nbgrader could not run the notebook: {type(err).__name__}: {err}")
         return 1
-    edited = ([_report(f"This {c['old_type']} cell was changed into a {c['new_type']} cell:", c["source"])
-               for c in results.get("type_changed", [])]
-              + [_report("This test cell was edited:", c["source"]) for c in results.get("changed", [])])
-    if edited:
-        print(f"{len(edited)} CELL(S) HAVE CHANGED: the grader compares them with the released "
-              "notebook." + "".join(edited))
-        print("\nFAILED: a test cell was edited or a cell's type changed: restore the original cells.")
+    w = v.width
+    type_changed, changed = results.get("type_changed", []), results.get("changed", [])
+    if type_changed or changed:      # nbgrader's own warnings, then each cell
+        warning = (v.type_changed_warning if type_changed else v.changed_warning).format(
+            num_changed=len(type_changed or changed))
+        print(textwrap.fill(warning, width=w))
+        for c in type_changed:
+            print(_report(w, f"The following {c['old_type']} cell has changed to a {c['new_type']} cell:",
+                          c["source"]))
+        for c in changed:
+            print(_report(w, "The following cell has changed:", c["source"]))
+        print("FAILED: a test cell was edited or a cell's type changed: restore the original cells.")
         return 1
-    failed = [_report("The following cell failed:", c["source"], c["raw_error"])
-              for c in results.get("failed", [])]
+    failed = results.get("failed", [])
     if failed:
-        print(f"{len(failed)} test cell(s) fail: submitted as it is, this notebook will not receive "
-              "full credit." + "".join(failed))
-        print("\nFAILED: some tests fail (see the messages above).")
+        print(textwrap.fill(v.failed_warning.format(num_failed=len(failed)), width=w))
+        for c in failed:
+            print(_report(w, "The following cell failed:", c["source"], c["raw_error"]))
+        print("FAILED: some tests fail (see the messages above).")
         return 1
     print("PASSED: every test in this notebook passes. (Hidden tests run when it is graded; "
           "written answers are graded by hand.)")
@@ -201,7 +327,7 @@ def cmd_grade(opts) -> int:
     course = os.path.abspath(opts.course)
     logfile = os.path.join(course, ".nbgrader.log")
     env = {}
-    if _refuse_without_sandbox("grade", opts.unsafe):
+    if _refuse_without_sandbox("grade", opts.unsafe) or not _checked_gradebook(course, opts.db_url):
         return 2
     if opts.unsafe:
         env["RNNCOURSE_UNSAFE"] = os.environ["RNNCOURSE_UNSAFE"] = "1"
@@ -280,7 +406,7 @@ def cmd_watch(opts) -> int:
     course = os.path.abspath(opts.course)
     logfile = os.path.join(course, ".nbgrader.log")
     env = {}
-    if _refuse_without_sandbox("watch", opts.unsafe):
+    if _refuse_without_sandbox("watch", opts.unsafe) or not _checked_gradebook(course, opts.db_url):
         return 2
     if opts.unsafe:
         env["RNNCOURSE_UNSAFE"] = os.environ["RNNCOURSE_UNSAFE"] = "1"
@@ -338,6 +464,15 @@ def cmd_watch(opts) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # `nbgrader ARG ...`: everything after the word goes to nbgrader as it is (its own options too)
+    course, rest = ROOT, argv
+    if argv[:1] == ["--course"] and len(argv) > 1:
+        course, rest = argv[1], argv[2:]
+    elif argv[:1] and argv[0].startswith("--course="):
+        course, rest = argv[0].split("=", 1)[1], argv[1:]
+    if rest[:1] == ["nbgrader"]:
+        return cmd_nbgrader(os.path.abspath(course), rest[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course", default=ROOT, help="course directory (default: the repository)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -378,6 +513,8 @@ def main(argv=None) -> int:
     p.add_argument("--db-url", default=None, metavar="URL")
     p.add_argument("--unsafe", action="store_true")
     p.set_defaults(func=cmd_watch)
+    sub.add_parser("nbgrader", help="run `nbgrader ARG ...` in the course directory with this "
+                   "environment's bin/ on PATH, e.g. `nbgrader db student import roster.csv`")
     opts = parser.parse_args(argv)
     opts.course = os.path.abspath(opts.course)
     return opts.func(opts)
