@@ -34,6 +34,7 @@ NEEDS = {
     "test_grade_on_submit": ("nbgrader", "sandbox", "slow"),
     "test_grader_harness": ("nbgrader", "sandbox"),
     "test_grading_cluster": ("nbgrader", "sandbox", "server", "slow"),
+    "test_grading_points_gradebook": ("nbgrader", "sandbox"),
     "test_grading_sandbox": ("nbgrader", "sandbox"),
     "test_instructor_guide": ("nbgrader", "sandbox", "slow"),
     "test_nbgrader_assignments": ("nbgrader",),
