@@ -316,3 +316,20 @@ def test_loss_that_is_infinite_at_1000_is_named():
                 checks_path=path, hidden=True, seed=1205)
     text = " ".join(str(info.value).split())
     assert "large scores, up to 1000" in text and "log of a (stable) softmax" in text, text
+
+
+def test_peephole_free_and_cs231n_order_lstm_backward_are_named():
+    path = os.path.join(SOLUTIONS, "06_lstm", "checks.py")
+    with pytest.raises(G.GradingFailure) as info:          # stops at the peephole case
+        G.check("lstm_step_backward", {"lstm_step_backward": peephole_free_lstm_step_backward}, checks_path=path)
+    assert "the peepholes are ignored" in " ".join(str(info.value).split())
+
+    def cs231n_order(dh_next, dc_next, cache):
+        x, h_prev, c_prev, i, f, g, o, c_next, tanh_c, params = cache
+        dc = (np.zeros_like(dh_next) if dc_next is None else dc_next) + dh_next * o * (1 - tanh_c ** 2)
+        da = np.hstack([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dh_next * tanh_c * o * (1 - o),
+                        dc * i * (1 - g ** 2)])                       # [i, f, o, g] as in CS231n
+        return (da @ params.U, da @ params.W, dc * f, (da.T @ x, da.T @ h_prev, da.sum(axis=0), None))
+    with pytest.raises(G.GradingFailure) as info:
+        G.check("lstm_step_backward", {"lstm_step_backward": cs231n_order}, checks_path=path)
+    assert "CS231n's order [i, f, o, g]" in " ".join(str(info.value).split())

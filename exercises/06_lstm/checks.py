@@ -110,7 +110,7 @@ def build(rc, G):
         return rc.lstm.lstm_step_backward(dh_next, dc_next, cache)
 
     def _bwd(dh, dc_next, cache, *, keep_f=True, use_dc_next=True, use_dh=True, dtanh_c=True,
-             g_deriv="tanh", do_from="tanh_c", peep_to_dc=True):
+             g_deriv="tanh", do_from="tanh_c", peep_to_dc=True, order="ifgo", peepholes=True):
         x, h_prev, c_prev, i, f, g, o, c_next, tanh_c, params = cache
         U, W, _, P = params
         H = h_prev.shape[1]
@@ -125,9 +125,12 @@ def build(rc, G):
         di, dg, df = dc * g, dc * i, dc * c_prev
         dc_prev = dc * f if keep_f else dc
         dag = dg * (1 - g * g) if g_deriv == "tanh" else dg * g * (1 - g)
-        da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dag, do * o * (1 - o)], axis=1)
+        blocks = {"i": di * i * (1 - i), "f": df * f * (1 - f), "g": dag, "o": do * o * (1 - o)}
+        da = np.concatenate([blocks[k] for k in order], axis=1)
         dP = None
-        if P is not None:
+        if P is not None and not peepholes:            # the peepholes forgotten altogether
+            dP = np.zeros_like(P)
+        elif P is not None:
             dai, daf, dao = da[:, :H], da[:, H:2 * H], da[:, 3 * H:]
             if peep_to_dc:
                 dc_prev = dc_prev + dai * P[0] + daf * P[1] + dao * P[2]
@@ -153,6 +156,12 @@ def build(rc, G):
         G.Mistake("peephole paths missing from dc_prev", "with peepholes, c_prev also enters a_i, a_f, a_o: "
                   "add da_i * P[0] + da_f * P[1] + da_o * P[2] to dc_prev.",
                   fn=lambda dh, dc, c: _bwd(dh, dc, c, peep_to_dc=False)),
+        G.Mistake("gate gradients stacked in CS231n's order [i, f, o, g]", "this course stacks the gate "
+                  "blocks as [i; f; g; o] (PyTorch's order): da = concatenate([da_i, da_f, da_g, da_o]).",
+                  fn=lambda dh, dc, c: _bwd(dh, dc, c, order="ifog")),
+        G.Mistake("the peepholes are ignored", "with P, a_i, a_f and a_o also get P * c_prev: dP[k] = "
+                  "sum over the batch of da_k * c_prev, and c_prev gets da_i * P[0] + da_f * P[1] + "
+                  "da_o * P[2] on top of dc * f.", fn=lambda dh, dc, c: _bwd(dh, dc, c, peepholes=False)),
         G.Mistake("dc_next=None is not handled", "None means no gradient from the next step: "
                   "treat it as zeros (e.g. `if dc_next is None: dc_next = np.zeros_like(dh_next)`).",
                   error=r"NoneType"),
