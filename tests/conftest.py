@@ -40,6 +40,7 @@ NEEDS = {
     "test_nbgrader_assignments": ("nbgrader",),
     "test_nbgrader_workflow": ("nbgrader", "sandbox", "browser", "slow"),
     "test_sandbox_paths": ("sandbox",),
+    "test_seq2seq_chapter": ("book", "slow"),
 }
 
 
