@@ -49,11 +49,13 @@ class Client:
     def lookup(self, name):
         return self.request({"op": "lookup", "name": name})
 
-    def call(self, name, *args, time_limit=30, **kwargs):
+    def call(self, name, *args, time_limit=30, substitute=None, **kwargs):
         callables = {}
         payload = {"op": "call", "name": name, "time_limit": time_limit,
                    "args": [codec.encode(a, callables) for a in args],
                    "kwargs": {k: codec.encode(v, callables) for k, v in kwargs.items()}}
+        if substitute is not None:
+            payload["substitute"] = {k: codec.encode(v, callables) for k, v in substitute.items()}
 
         def serve(msg):
             fn = callables[msg["id"]]
@@ -370,6 +372,29 @@ def test_callable_argument_round_trips(worker):
     assert reply["mutated"] is None
     np.testing.assert_allclose(worker.value(reply), 3 * x ** 2, rtol=1e-5)
     assert len(seen) == 2 * x.size
+
+
+def test_substitute_replaces_a_global_during_one_call(worker):
+    """The harness grades rnn_forward with its own step: the notebook's step is back afterwards."""
+    worker.run("""
+        def step(v):
+            return v + 1000.0
+
+        def seq(v):
+            return step(v) * 2
+    """)
+    calls = []
+
+    def grader_step(v):
+        calls.append(v)
+        return v + 1.0
+    assert worker.value(worker.call("seq", 1.0, substitute={"step": grader_step})) == 4.0
+    assert calls == [1.0]
+    assert worker.value(worker.call("seq", 1.0)) == 2002.0, "the notebook's own step is back"
+    assert worker.value(worker.call("seq", 1.0, substitute={"undefined_before": grader_step})) == 2002.0
+    assert not worker.lookup("undefined_before")["defined"], "a new global is removed afterwards"
+    bad = worker.call("seq", 1.0, substitute={"not an identifier": grader_step})
+    assert bad["status"] == "error" and bad["ename"] == "ProtocolError"
 
 
 def test_callback_errors_reach_the_student_code(worker):
