@@ -35,7 +35,9 @@ both to private descriptors and points fd 0 at /dev/null and fds 1 and 2 at its 
     ``{"defined": bool, "callable": bool, "type": str, "module": str|None, "value": tree|None}``;
     ``value`` is the codec tree of a non-callable value (None if it cannot be encoded).
 ``{"op": "call", "name": str, "args": [tree], "kwargs": {str: tree}, "time_limit": float}``
-    Call the notebook's global ``name`` on decoded copies of the arguments.  While it runs, the
+    Call the notebook's global ``name`` on decoded copies of the arguments (optional
+    ``"substitute": {global: tree}``: globals the notebook sees instead of its own during this
+    call, e.g. the grader's ``rnn_step_forward`` while ``rnn_forward`` is graded).  While it runs, the
     worker may send ``{"op": "callback", "id": int, "args": [tree], "kwargs": {}}`` (a callable
     argument, encoded as ``{"t": "callable", "id": int}``, was called) and waits for
     ``{"status": "ok", "value": tree}`` or ``{"status": "error", "ename": str, "evalue": str}``.
