@@ -319,13 +319,18 @@ def test_page_in_browser(rel, server, browser):
 # Readable at every width: nothing wider than the text column
 # ---------------------------------------------------------------------------------------------
 
+#: A cell's output box holding a figure (an image straight inside it): on a phone it may
+#: scroll sideways, because the figure is kept at >= MIN_FIGURE_SCALE of its drawn size.
+FIGURE_BOX = "div.cell_output:has(> img)"
+
 #: (viewport width, what may scroll inside its own block there).  Display math may scroll
 #: inside its own block at any width; on a phone a table may too (a table with inline
-#: formulas cannot shrink below their width).  Everything else (code, printed output, figures,
-#: inline code) must fit: at 1280 px code is not wrapped, so this fails on a code line longer
-#: than the column.
+#: formulas cannot shrink below their width), and so may a figure's output box (FIGURE_BOX).
+#: Everything else (code, printed output, inline code, figures on a wide screen) must fit: at
+#: 1280 px code is not wrapped, so this fails on a code line longer than the column.
 WIDTHS = {1280: "div.math, mjx-container[display='true']",
-          390: "div.math, mjx-container[display='true'], .pst-scrollable-table-container"}
+          390: "div.math, mjx-container[display='true'], .pst-scrollable-table-container, "
+               + FIGURE_BOX}
 
 OVERFLOW = """(mayScroll) => {
   const col = document.querySelector('article.bd-article') || document.querySelector('main');
@@ -427,6 +432,121 @@ def test_overflow_check_can_fail(server, browser):
     assert "pre#probe-pre" in found and "needs sideways scrolling" in found, found
     assert "img#probe-img" in found, found
     assert "p#probe-word" in found, found
+    assert "the page scrolls sideways" in found, found
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures legible on a phone: not shrunk below MIN_FIGURE_SCALE of their drawn size
+# ---------------------------------------------------------------------------------------------
+
+#: The chapters' figures are drawn at 100 dpi with 10 pt labels (14 px in the PNG); at 0.6 of
+#: that size the labels are >= 8.3 CSS px (the stylesheet uses 0.65: 9 px).  Squeezed into a
+#: phone's 358 px column they were at 0.36-0.67 (labels 5-9 px).
+MIN_FIGURE_SCALE = 0.6
+
+FIGURE_SCALES = """() => [...document.querySelectorAll('article.bd-article img')]
+  .filter(i => i.naturalWidth > 0)
+  .map(i => {
+    const box = i.closest('div.cell_output');
+    return {src: i.getAttribute('src').split('/').pop().slice(0, 24),
+            natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+            boxScroll: box ? box.scrollWidth : null,
+            boxClient: box ? box.clientWidth : null};
+  })"""
+
+
+def figure_scales(browser, base: str, rel: str, width: int = 390) -> list[dict]:
+    """Every image of page `rel` in a `width` px window: natural and displayed width (CSS px)."""
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  service_workers="block")
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base)
+                  or r.request.url.startswith(("data:", "blob:")) else r.abort())
+    try:
+        page = context.new_page()
+        page.goto(base + rel, wait_until="load", timeout=60_000)
+        page.evaluate(SETTLE)
+        return page.evaluate(FIGURE_SCALES)
+    finally:
+        context.close()
+
+
+def small_figures(figs: list[dict]) -> list[str]:
+    """The figures shown below MIN_FIGURE_SCALE, and any whose box disagrees with its size."""
+    out = []
+    for f in figs:
+        scale = f["shown"] / f["natural"]
+        if scale < MIN_FIGURE_SCALE:
+            out.append(f"{f['src']}: shown {f['shown']:.0f} px of its {f['natural']} px "
+                       f"(scale {scale:.2f} < {MIN_FIGURE_SCALE}; labels of 10 pt at "
+                       f"{14 * scale:.1f} px)")
+        # Independent of getBoundingClientRect: a figure wider than its box makes the box
+        # scroll by exactly its width.
+        if f["boxScroll"] is not None and f["shown"] > f["boxClient"] + 1 \
+                and abs(f["boxScroll"] - f["shown"]) > 2:
+            out.append(f"{f['src']}: shown {f['shown']:.0f} px but its box scrolls "
+                       f"{f['boxScroll']} px")
+    return out
+
+
+@pytest.mark.parametrize("rel", PAGES or ["(book not built)"])
+def test_figures_legible_on_a_phone(rel, server, browser):
+    """At 390 px every figure is shown at >= MIN_FIGURE_SCALE of its natural size (the page
+    itself not scrolling sideways is test_page_fits_the_column's check at 390 px)."""
+    figs = figure_scales(browser, server, rel)
+    problems = small_figures(figs)
+    assert not problems, f"{rel} at 390 px:\n  " + "\n  ".join(problems)
+
+
+def test_figure_checks_can_fail(server, browser):
+    """On a phone, a figure squeezed to the column is reported as too small; a wide figure in
+    an output box scrolls in that box and is allowed, but the same box holding wide text, or a
+    wide image outside a cell's output box, is reported, and so is the page scrolling."""
+    rel = next((p for p in PAGES if "02_forward_pass" in p), PAGES[0])
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(server + rel, wait_until="load", timeout=60_000)
+        page.evaluate(SETTLE)
+        assert page.evaluate(OVERFLOW, WIDTHS[390]) == []
+        figs = page.evaluate(FIGURE_SCALES)
+        assert figs and small_figures(figs) == [], figs
+        # The stylesheet's rule is what keeps figures large: without it they are too small.
+        squeeze = page.add_style_tag(content="div.cell_output > img { zoom: 1 !important;"
+                                             " max-width: 100% !important; }")
+        squeezed = small_figures(page.evaluate(FIGURE_SCALES))
+        assert len(squeezed) == len(figs), squeezed
+        squeeze.evaluate("e => e.remove()")
+        page.evaluate("""() => {
+          const col = document.querySelector('article.bd-article');
+          const o = document.createElement('div'); o.className = 'cell_output';
+          o.style.overflowX = 'auto';
+          o.innerHTML = '<pre style="white-space: pre; overflow: visible">' + 'y'.repeat(300)
+                        + '</pre>';
+          col.appendChild(o);
+          const f = document.createElement('div'); f.className = 'cell_output';
+          f.id = 'probe-figure-box';
+          f.innerHTML = '<img style="width: 2000px; height: 20px" src="data:image/svg+xml,'
+                        + '<svg xmlns=%22http://www.w3.org/2000/svg%22 width=%2220%22 '
+                        + 'height=%2220%22/>">';
+          col.appendChild(f);
+          const img = document.createElement('img');
+          img.id = 'probe-img'; img.style.width = '2000px'; img.style.height = '20px';
+          img.style.maxWidth = 'none';
+          img.src = 'data:image/svg+xml,<svg xmlns="http://www.w3.org/2000/svg" '
+                    + 'width="20" height="20"/>';
+          col.appendChild(img);
+        }""")
+        found = "\n".join(page.evaluate(OVERFLOW, WIDTHS[390]))
+        figure_box_scrolls = page.evaluate(
+            "() => { const b = document.getElementById('probe-figure-box');"
+            " return b.scrollWidth > b.clientWidth + 1; }")
+    finally:
+        context.close()
+    assert figure_box_scrolls, "the probe figure's box does not scroll: nothing was tested"
+    assert "div.cell_output" in found and "needs sideways scrolling" in found, found
+    assert found.count("needs sideways scrolling") == 1, found
+    assert "probe-figure-box" not in found, found
+    assert "img#probe-img" in found, found
     assert "the page scrolls sideways" in found, found
 
 
