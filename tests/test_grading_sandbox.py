@@ -89,7 +89,7 @@ def attacks(course):
             """,
         "patch_package": f"""
             import rnncourse
-            for _p in [rnncourse.__path__[0] + "/grading.py", {os.path.join(REPO, "rnncourse", "grading.py")!r}]:
+            for _p in [rnncourse.__path__[0] + "/grading/__init__.py", {os.path.join(REPO, "rnncourse", "grading", "__init__.py")!r}]:
                 try:
                     with open(_p, "a") as _f:
                         _f.write("\\ncheck = check_choice = lambda *a, **k: None\\n")
