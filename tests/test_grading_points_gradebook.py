@@ -11,14 +11,13 @@ Expected, by hand:
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from rnncourse_grader.testing import COURSE_PY, grade_id, notebooks, solved, submit
+
 A = "02_forward_pass"
 
 pytestmark = pytest.mark.skipif(
@@ -26,46 +25,20 @@ pytestmark = pytest.mark.skipif(
     reason="no sandbox on this machine")
 
 TANH_ONLY = '''def rnn_step_forward(x, h_prev, params, activation="tanh"):
-    ### BEGIN SOLUTION
     return np.tanh(x @ params.U.T + h_prev @ params.W.T + params.b)
-    ### END SOLUTION
 '''
 
 
-def _solved_release(course):
-    with open(os.path.join(course, "exercises", A, f"{A}.ipynb"), encoding="utf-8") as fh:
-        release = json.load(fh)
-    with open(os.path.join(course, "solutions", A, f"{A}.ipynb"), encoding="utf-8") as fh:
-        answers = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in json.load(fh)["cells"]
-                   if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-    for cell in release["cells"]:
-        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell["source"] = answers[gid]
-        if gid == "rnn_step_forward_answer":
-            cell["source"] = TANH_ONLY
-    return release
-
-
-def test_partial_credit_reaches_the_gradebook(tmp_path):
-    course = str(tmp_path / "course")
-    os.makedirs(course)
-    shutil.copytree(os.path.join(REPO, "solutions", A), os.path.join(course, "solutions", A))
-    with open(os.path.join(course, "nbgrader_config.py"), "w") as fh:
-        fh.write(textwrap.dedent(f"""
-            c = get_config()
-            load_subconfig("nbgrader_config.py", path={REPO!r})
-            c.CourseDirectory.root = {course!r}
-            c.Exchange.root = {os.path.join(course, "exchange")!r}
-            """))
+def test_partial_credit_reaches_the_gradebook(temp_course):
+    course = temp_course([A])
+    release, solution = notebooks(course, A)
+    nb = solved(release, solution)
+    for cell in nb.cells:
+        if grade_id(cell) == "rnn_step_forward_answer":
+            cell.source = TANH_ONLY
+    submit(course, "alice", A, nb)
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    course_py = [sys.executable, os.path.join(REPO, "tools", "course.py"), "--course", course]
-    res = subprocess.run(course_py + ["exercises", A], env=env, capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
-    sub = os.path.join(course, "submitted", "alice", A)
-    shutil.copytree(os.path.join(course, "exercises", A), sub)
-    with open(os.path.join(sub, f"{A}.ipynb"), "w", encoding="utf-8") as fh:
-        json.dump(_solved_release(course), fh, indent=1)
+    course_py = [sys.executable, COURSE_PY, "--course", course]
     res = subprocess.run(course_py + ["grade", A, "--workers", "1"], env=env, capture_output=True,
                          text=True, timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr
