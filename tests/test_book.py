@@ -19,6 +19,7 @@ Screenshots of a few pages go to ``_build/screenshots/``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import html as htmlmod
@@ -374,8 +375,10 @@ OVERFLOW = """(mayScroll) => {
 }"""
 
 
-def overflow_problems(browser, base: str, rel: str, width: int) -> list[str]:
-    """What sticks out of the text column of page `rel` in a `width` px wide window."""
+@contextlib.contextmanager
+def offline_page(browser, base: str, rel: str, width: int):
+    """Page `rel` of the book served at `base`, loaded in a `width` px wide window that can
+    reach nothing but that server (and data:/blob: URLs); closed on exit."""
     context = browser.new_context(viewport={"width": width, "height": 900},
                                   service_workers="block")
     context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base)
@@ -383,11 +386,17 @@ def overflow_problems(browser, base: str, rel: str, width: int) -> list[str]:
     try:
         page = context.new_page()
         page.goto(base + rel, wait_until="load", timeout=60_000)
+        yield page
+    finally:
+        context.close()
+
+
+def overflow_problems(browser, base: str, rel: str, width: int) -> list[str]:
+    """What sticks out of the text column of page `rel` in a `width` px wide window."""
+    with offline_page(browser, base, rel, width) as page:
         page.evaluate(WAIT_MATHJAX)
         page.evaluate(SETTLE)
         return page.evaluate(OVERFLOW, WIDTHS[width])
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS, reverse=True))
@@ -457,17 +466,9 @@ FIGURE_SCALES = """() => [...document.querySelectorAll('article.bd-article img')
 
 def figure_scales(browser, base: str, rel: str, width: int = 390) -> list[dict]:
     """Every image of page `rel` in a `width` px window: natural and displayed width (CSS px)."""
-    context = browser.new_context(viewport={"width": width, "height": 900},
-                                  service_workers="block")
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base)
-                  or r.request.url.startswith(("data:", "blob:")) else r.abort())
-    try:
-        page = context.new_page()
-        page.goto(base + rel, wait_until="load", timeout=60_000)
+    with offline_page(browser, base, rel, width) as page:
         page.evaluate(SETTLE)
         return page.evaluate(FIGURE_SCALES)
-    finally:
-        context.close()
 
 
 def small_figures(figs: list[dict]) -> list[str]:
