@@ -86,8 +86,26 @@ def test_a_venv_below_a_closed_directory_is_reachable(tmp_path):
         site = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
                                "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                               check=True, capture_output=True, text=True).stdout.strip()
-        with open(os.path.join(site, "course-venv.pth"), "w") as fh:     # NumPy of this venv
-            fh.write(os.path.join(VENV, os.path.relpath(site, venv)) + "\n")
+        course_site = os.path.join(VENV, os.path.relpath(site, venv))
+        with open(os.path.join(site, "course-venv.pth"), "w") as fh:   # the probe's own imports
+            fh.write(course_site + "\n")
+        # The sandbox hides this run's venv when it lies in a hidden folder (a clone under /tmp):
+        # copy what the worker imports (NumPy, IPython and their dependencies) into the new venv,
+        # which makes it self-contained, as a real venv is.
+        listed = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
+                                 "import json, sys, numpy, IPython\n"
+                                 "from IPython.core.interactiveshell import InteractiveShell\n"
+                                 "from IPython.core.displayhook import DisplayHook\n"
+                                 "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"],
+                                check=True, capture_output=True, text=True).stdout
+        for name in os.listdir(course_site):
+            if name.split(".")[0].split("-")[0] in json.loads(listed) and not name.endswith(
+                    (".dist-info", ".pth")):
+                src, dest = os.path.join(course_site, name), os.path.join(site, name)
+                if os.path.isdir(src):
+                    shutil.copytree(src, dest, symlinks=True)
+                else:
+                    shutil.copy2(src, dest)
         course = tmp_path / "course"
         course.mkdir()
         out = probe(os.path.join(venv, "bin", "python"), str(course), str(tmp_path))
