@@ -51,6 +51,9 @@ def build(rc, G):
         total = G.global_norm(grads)
         return G.map_flat(grads, lambda g: g * min(1.0, clip_value / (total + EPS)))
 
+    def value_bounds_swapped(grads, clip_value):
+        return G.map_flat(grads, lambda g: np.clip(g, clip_value, -clip_value))
+
     def value_per_array_max(grads, clip_value):
         def f(g):
             m = np.abs(g).max() if g.size else 0.0
@@ -72,6 +75,10 @@ def build(rc, G):
         G.Mistake("each array rescaled so that its largest entry is clip_value", "value clipping does "
                   "not rescale: it clamps the entries that are too large and leaves the others alone.",
                   fn=value_per_array_max),
+        # keras-team/keras#734 ("Fix order of signs of clipvalue"): the bounds given as (max, min)
+        G.Mistake("the bounds are in the wrong order", "np.clip(g, a_min, a_max) takes the LOWER "
+                  "bound first: np.clip(g, -clip_value, clip_value); with the bounds swapped NumPy "
+                  "sets every entry to a_max.", fn=value_bounds_swapped),
         G.Mistake("the gradients were modified in place", "np.clip(g, lo, hi, out=g), g[...] = ... or "
                   "g *= ... change the caller's arrays; compute new ones (np.clip(g, lo, hi)).",
                   error=G.MUTATION_ERROR),
@@ -132,6 +139,10 @@ def build(rc, G):
         coef = min(1.0, max_norm / (total + EPS))
         return G.map_flat(grads, lambda g: g * coef), total * coef
 
+    def norm_sum_of_norms(grads, max_norm):
+        total = float(sum(np.sqrt(np.sum(g * g)) for g in G.flat_arrays(grads)))
+        return G.map_flat(grads, lambda g: g * min(1.0, max_norm / (total + EPS))), total
+
     def norm_inverse(grads, max_norm):
         total = G.global_norm(grads)
         coef = min(1.0, total / max_norm)
@@ -156,6 +167,10 @@ def build(rc, G):
                   "what you log to spot exploding gradients).", fn=norm_after),
         G.Mistake("the factor is upside down", "the factor is max_norm / total_norm (at most 1), so "
                   "the clipped norm becomes max_norm.", fn=norm_inverse),
+        # apache/mxnet#9291: clip_global_norm documented as bounding "the sum of their 2-norm"
+        G.Mistake("the norms of the arrays were added up", "the global norm is the norm of all "
+                  "entries together: sqrt(sum_k sum(g_k**2)), not sum_k ||g_k|| (which is larger "
+                  "and clips too much).", fn=norm_sum_of_norms),
         G.Mistake("the gradients were modified in place", "g *= scale or g[...] = ... change the "
                   "caller's arrays; compute new ones: g * scale.", error=G.MUTATION_ERROR),
     ]
@@ -284,9 +299,12 @@ def build(rc, G):
         for t in range(T):
             h = f(x[:, t] @ U.T + h @ W.T + b)
             states.append(h)
-        dh = _direction(N, H, seed, dh_last)
-        if variant == "unnormalised" and dh_last is None:
-            dh = np.random.default_rng(seed).normal(size=(N, H))
+        dh = _direction(N, H, seed, None if variant == "ignore_dh_last" else dh_last)
+        if dh_last is None and variant in ("unnormalised", "whole_norm", "legacy"):
+            g = (np.random.RandomState(seed).randn(N, H) if variant == "legacy"
+                 else np.random.default_rng(seed).normal(size=(N, H)))
+            dh = {"unnormalised": g, "whole_norm": g / np.linalg.norm(g),
+                  "legacy": g / np.linalg.norm(g, axis=1, keepdims=True)}[variant]
         norms = np.empty(T)
         for t in range(T - 1, -1, -1):
             if variant == "frobenius":
@@ -331,6 +349,15 @@ def build(rc, G):
         G.Mistake("the default direction is not normalised", "when dh_last is None, draw g = "
                   "np.random.default_rng(seed).normal(size=(N, H)) and divide each row by its norm.",
                   fn=_variant("unnormalised")),
+        G.Mistake("each row divided by the norm of the whole matrix", "np.linalg.norm(g) is one "
+                  "number for all N rows; normalise each sequence's row on its own: "
+                  "g / np.linalg.norm(g, axis=1, keepdims=True).", fn=_variant("whole_norm")),
+        G.Mistake("dh_last is ignored", "use the given dh_last as dL/dh_T; draw the random "
+                  "direction only when dh_last is None.", fn=_variant("ignore_dh_last")),
+        G.Mistake("the default direction drawn from the legacy global generator",
+                  "draw it with g = np.random.default_rng(seed).normal(size=(N, H)), not "
+                  "np.random.seed(seed) / np.random.randn: they give other numbers.",
+                  fn=_variant("legacy")),
     ]
 
     def flow_inputs(rng, N, T, D, H, scale=0.5, h0=True, dh_last=True):
