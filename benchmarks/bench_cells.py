@@ -137,7 +137,7 @@ def cell_pairs(T, N, D, H, rng):
     c0t = torch.zeros((1, N, H), dtype=torch.float64, requires_grad=True)
 
     def np_lstm(p=pl):
-        h, c, cache = lstm_mod.lstm_forward(x, h0, p, c0)
+        h, cache = lstm_mod.lstm_forward(x, h0, p, c0=c0)
         lstm_mod.lstm_backward(dh, cache)
     yield "lstm", np_lstm, torch_call(m, (h0t, c0t))
 

@@ -97,7 +97,7 @@ def check_bidirectional_params(chk: ShapeChecker, params, cell, name: str = "par
     return sizes[0]
 
 
-def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None, *, c0=None):
+def bidirectional_forward(x, h0, params: BidirectionalParams, cell="rnn", *, c0=None):
     r"""Run a bidirectional layer over a whole sequence.
 
     .. math::
@@ -111,13 +111,13 @@ def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None, *
     Parameters
     ----------
     x : (N, T, D) inputs.
+    h0 : (2, N, H) or None
+        Initial states: ``h0[0]`` for the forward direction (before x_1),
+        ``h0[1]`` for the backward direction (after x_T).  ``None``: zeros.
     params : BidirectionalParams(forward, backward), each the cell's params
         with input size D and hidden size H.
     cell : str or Cell
         Registry name (see :func:`rnncourse.cells.get_cell`), default ``"rnn"``.
-    h0 : (2, N, H) or None
-        Initial states: ``h0[0]`` for the forward direction (before x_1),
-        ``h0[1]`` for the backward direction (after x_T).  ``None``: zeros.
     c0 : (2, N, H) or None, keyword only
         Initial cell states of a cell with one (the LSTM), stacked like ``h0``
         (PyTorch's ``c_0``).  ``None``: zeros.
@@ -130,6 +130,9 @@ def bidirectional_forward(x, params: BidirectionalParams, cell="rnn", h0=None, *
     cache : BidirectionalCache for :func:`bidirectional_backward`.
     """
     chk = ShapeChecker("bidirectional_forward")
+    if isinstance(h0, tuple):                   # params passed where h0 belongs
+        chk.fail(f"h0 must be None or a (2, N, H) array (the arguments are x, h0, params, "
+                 f"cell), got {type(h0).__name__}")
     cell = get_cell(cell)
     D, H = check_bidirectional_params(chk, params, cell)
     chk.dims.update(D=D, H=H)

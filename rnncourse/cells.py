@@ -13,7 +13,7 @@ wherever a cell name is accepted.
 ``name``               the registry key, e.g. ``"gru_reset_after"``
 ``forward``            ``forward(x (N, T, D), h0 (N, H) or None, params)``
                        ``-> (h (N, T, H), cache)``; cells with a cell state also
-                       take ``c0=`` (N, H) or None
+                       take the keyword ``c0=`` (N, H) or None
 ``backward``           ``backward(dh (N, T, H), cache) -> grads`` with ``grads.dx``
                        (N, T, D), ``grads.dh0`` (N, H), ``grads.dparams`` and, for
                        cells with a cell state, ``grads.dc0`` (N, H) (no gradient
@@ -199,12 +199,11 @@ def _gru_cell(reset_after: bool, name: str) -> Cell:
 def _lstm_cell() -> Cell:
     from . import lstm
 
-    def forward(x, h0, params, c0=None):
-        h, _c, cache = lstm.lstm_forward(x, h0, params, c0)
-        return h, cache
+    def forward(x, h0, params, *, c0=None):            # -> (h, cache), cache.c: cell states
+        return lstm.lstm_forward(x, h0, params, c0=c0)
 
     def backward(dh, cache):
-        return lstm.lstm_backward(dh, cache)           # LSTMSequenceGrads(dx, dh0, dc0, dparams)
+        return lstm.lstm_backward(dh, cache)           # LSTMSequenceGrads(dx, dh0, dparams, dc0)
 
     def init(D, H, rng):
         return lstm.init_lstm_params(D, H, rng)

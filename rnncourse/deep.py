@@ -166,7 +166,7 @@ def deep_forward(x, layers, cell="rnn", bidirectional: bool = False, *, h0=None,
         kw = {} if c0s[l] is None else {"c0": c0s[l]}
         with chk.renamed("params", f"layers[{l}]"):
             if bidirectional:                              # a^[l] = [a->^[l] ; a<-^[l]]
-                a, c = bidirectional_forward(a, p, cell, h0s[l], **kw)
+                a, c = bidirectional_forward(a, h0s[l], p, cell, **kw)
             else:                                          # a^[l] = cell(a^[l-1], a^[l]<t-1>)
                 a, c = cell.forward(a, h0s[l], p, **kw)
         caches.append(c)

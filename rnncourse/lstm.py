@@ -86,13 +86,13 @@ class LSTMStepGrads(NamedTuple):
 
 
 class LSTMCache(NamedTuple):
-    """What :func:`lstm_backward` needs, time-major for speed.
+    """What :func:`lstm_backward` needs, time-major for speed, and the cell states.
 
     x_tm : (T, N, D) inputs;  h0, c0 : (N, H) initial states;
     gates : (T, N, 4H) gate values, column blocks i, f, g, o (after their
     activations); c_tm : (T, N, H) cell states; tanh_c : (T, N, H) = tanh(c_tm);
-    h_tm : (T, N, H) hidden states.  The properties ``i``, ``f``, ``g``, ``o``
-    are (T, N, H) views of ``gates`` (e.g. to plot the forget gate over time).
+    h_tm : (T, N, H) hidden states.  Properties: ``i``, ``f``, ``g``, ``o``, (T, N, H) views
+    of ``gates`` (e.g. to plot the forget gate); ``c``, the cell states as (N, T, H), like h.
     """
 
     x_tm: np.ndarray
@@ -113,15 +113,16 @@ class LSTMCache(NamedTuple):
     f = property(lambda self: self.block(1), doc="Forget gate f_t, (T, N, H).")
     g = property(lambda self: self.block(2), doc="Candidate g_t (the book's c~_t), (T, N, H).")
     o = property(lambda self: self.block(3), doc="Output gate o_t, (T, N, H).")
+    c = property(lambda self: self.c_tm.transpose(1, 0, 2), doc="Cell states c_t, (N, T, H).")
 
 
 class LSTMSequenceGrads(NamedTuple):
-    """Gradients of an LSTM layer: dx (N, T, D), dh0 (N, H), dc0 (N, H), dparams (LSTMParams)."""
+    """Gradients of an LSTM layer: dx (N, T, D), dh0 (N, H), dparams (LSTMParams), dc0 (N, H)."""
 
     dx: np.ndarray
     dh0: np.ndarray
-    dc0: np.ndarray
     dparams: LSTMParams
+    dc0: np.ndarray
 
 
 def _check_params(chk: ShapeChecker, params) -> LSTMParams:
@@ -223,7 +224,7 @@ def lstm_step_backward(dh_next, dc_next, cache: LSTMStepCache) -> LSTMStepGrads:
     return LSTMStepGrads(dx, dh_prev, dc_prev, LSTMParams(dU, dW, db, dP))
 
 
-def lstm_forward(x, h0, params: LSTMParams, c0=None):
+def lstm_forward(x, h0, params: LSTMParams, *, c0=None):
     """Run an LSTM over a whole sequence.
 
     Parameters
@@ -231,14 +232,13 @@ def lstm_forward(x, h0, params: LSTMParams, c0=None):
     x : (N, T, D) inputs.
     h0 : (N, H) initial hidden state (``None`` means zeros).
     params : LSTMParams with U (4H, D), W (4H, H), b (4H,), P (3, H) or None.
-    c0 : (N, H) initial cell state (``None`` means zeros).
+    c0 : (N, H) or None, keyword only: initial cell state (``None`` means zeros).
 
     Returns
     -------
     h : (N, T, H) hidden state at every step (``h[:, -1]`` is the last one).
-    c : (N, T, H) cell state at every step (``c[:, -1]`` is PyTorch's ``c_n``).
-    cache : LSTMCache for :func:`lstm_backward` (gate values in ``cache.i``,
-        ``cache.f``, ``cache.g``, ``cache.o``, each (T, N, H)).
+    cache : LSTMCache for :func:`lstm_backward`; ``cache.c`` (N, T, H) is the cell state
+        at every step (``cache.c[:, -1]``: PyTorch's ``c_n``), ``cache.i`` ... ``.o`` the gates.
 
     Notes
     -----
@@ -292,10 +292,10 @@ def lstm_forward(x, h0, params: LSTMParams, c0=None):
             np.multiply(a[:, 3 * H:], th, out=h_tm[t])   # h_t = o_t * tanh(c_t)
             h_prev, c_prev = h_tm[t], c
     cache = LSTMCache(x_tm, h0, c0, gates, c_tm, tanh_c, h_tm, params)
-    return h_tm.transpose(1, 0, 2), c_tm.transpose(1, 0, 2), cache
+    return h_tm.transpose(1, 0, 2), cache
 
 
-def lstm_backward(dh, cache: LSTMCache, dc_last=None) -> LSTMSequenceGrads:
+def lstm_backward(dh, cache: LSTMCache, *, dc_last=None) -> LSTMSequenceGrads:
     """Backpropagation through time for :func:`lstm_forward`.
 
     Parameters
@@ -304,13 +304,13 @@ def lstm_backward(dh, cache: LSTMCache, dc_last=None) -> LSTMSequenceGrads:
         *from above* (the output layer); the gradients that flow back along
         the recurrence (through h_{t-1} and c_{t-1}) are added here.
     cache : LSTMCache from the forward pass.
-    dc_last : (N, H) or None, gradient with respect to the last cell state
-        ``c[:, -1]`` (e.g. when it is passed on to a decoder); ``None`` = zeros.
+    dc_last : (N, H) or None, keyword only: gradient with respect to the last cell
+        state ``cache.c[:, -1]`` (e.g. when it is passed on to a decoder); None = zeros.
 
     Returns
     -------
-    LSTMSequenceGrads(dx (N, T, D), dh0 (N, H), dc0 (N, H),
-    dparams LSTMParams(dU, dW, db, dP))  with dP None when P is None.
+    LSTMSequenceGrads(dx (N, T, D), dh0 (N, H),
+    dparams LSTMParams(dU, dW, db, dP), dc0 (N, H))  with dP None when P is None.
 
     Notes
     -----
@@ -364,7 +364,7 @@ def lstm_backward(dh, cache: LSTMCache, dc_last=None) -> LSTMSequenceGrads:
                        (flat[:, H:2 * H] * cb).sum(axis=0),
                        (flat[:, 3 * H:] * cb).sum(axis=0)])
     dx = (flat @ U).reshape(T, N, D).transpose(1, 0, 2)
-    return LSTMSequenceGrads(dx, dh_next, dc_next, LSTMParams(dU, dW, db, dP))
+    return LSTMSequenceGrads(dx, dh_next, LSTMParams(dU, dW, db, dP), dc_next)
 
 
 def init_lstm_params(D: int, H: int, rng, peepholes: bool = False,

@@ -120,7 +120,7 @@ def test_bidirectional_layer(by_name, registered):
     N, T, D, H = 2, 4, 3, 2
     params = BidirectionalParams(minimal_init(D, H, rng), minimal_init(D, H, rng))
     x, h0, dh = rng.normal(size=(N, T, D)), rng.normal(size=(2, N, H)), rng.normal(size=(N, T, 2 * H))
-    h, cache = bidirectional_forward(x, params, cell, h0)
+    h, cache = bidirectional_forward(x, h0, params, cell)
     g = bidirectional_backward(dh, cache)
     # the forward half is the cell itself; the backward half reads the reversed sequence
     np.testing.assert_allclose(h[:, :, :H], minimal_forward(x, h0[0], params.forward)[0], atol=1e-14)
@@ -128,7 +128,7 @@ def test_bidirectional_layer(by_name, registered):
                                atol=1e-14)
 
     def loss(x=x, h0=h0, params=params):
-        return float((bidirectional_forward(x, params, cell, h0)[0] * dh).sum())
+        return float((bidirectional_forward(x, h0, params, cell)[0] * dh).sum())
 
     assert relative_error(g.dx, numerical_gradient(lambda a: loss(x=a), x)) < 1e-7
     assert relative_error(g.dh0, numerical_gradient(lambda a: loss(h0=a), h0)) < 1e-7

@@ -186,7 +186,7 @@ GIVEN_WORK = {
         from rnncourse.bidirectional import BidirectionalParams, bidirectional_forward, bidirectional_backward
         rng = np.random.default_rng(0)
         mk = lambda: RNNParams(rng.normal(size=(4, 3)), rng.normal(size=(4, 4)), rng.normal(size=4))
-        h, cache = bidirectional_forward(rng.normal(size=(2, 5, 3)), BidirectionalParams(mk(), mk()))
+        h, cache = bidirectional_forward(rng.normal(size=(2, 5, 3)), None, BidirectionalParams(mk(), mk()))
         result = {"h": h, "dx": bidirectional_backward(np.ones_like(h), cache).dx}
     """,
     "09_char_lm": """

@@ -108,7 +108,7 @@ def _bi_params(rng, d=D):
 
 
 def _bi_seq(rng):
-    return bidirectional.bidirectional_forward(_seq(rng), _bi_params(rng), "rnn",
+    return bidirectional.bidirectional_forward(_seq(rng), params=_bi_params(rng), cell="rnn",
                                                h0=rng.normal(size=(2, N, H)))
 
 

@@ -31,12 +31,12 @@ def test_sequence_gradients_match_finite_differences(N, T, D, H, peepholes):
     rng, p, x, h0, c0 = make(N, T, D, H, peepholes)
     dh = rng.normal(size=(N, T, H))
     dc_last = rng.normal(size=(N, H))
-    h, c, cache = lstm_forward(x, h0, p, c0)
-    g = lstm_backward(dh, cache, dc_last)
+    h, cache = lstm_forward(x, h0, p, c0=c0)
+    g = lstm_backward(dh, cache, dc_last=dc_last)
 
     def loss(x=x, h0=h0, c0=c0, p=p):
-        h, c, _ = lstm_forward(x, h0, p, c0)
-        return float((h * dh).sum() + (c[:, -1] * dc_last).sum())
+        h, cache = lstm_forward(x, h0, p, c0=c0)
+        return float((h * dh).sum() + (cache.c[:, -1] * dc_last).sum())
 
     assert rel(g.dx, num_grad(lambda a: loss(x=a), x)) < 1e-6
     assert rel(g.dh0, num_grad(lambda a: loss(h0=a), h0)) < 1e-6
@@ -72,10 +72,12 @@ def test_step_gradients_match_finite_differences(N, D, H, peepholes):
 def test_sequence_equals_loop_of_steps_and_inputs_untouched(peepholes):
     rng, p, x, h0, c0 = make(2, 6, 3, 5, peepholes)
     snapshot = [a.copy() for a in (x, h0, c0, *fields_arrays(p))]
-    h, c, cache = lstm_forward(x, h0, p, c0)
+    h, cache = lstm_forward(x, h0, p, c0=c0)
+    c = cache.c
+    assert c.shape == h.shape == (2, 6, 5)      # the cell states, laid out like h
     dh = rng.normal(size=h.shape)
     dc_last = rng.normal(size=c0.shape)
-    g = lstm_backward(dh, cache, dc_last)
+    g = lstm_backward(dh, cache, dc_last=dc_last)
     hp, cp, caches = h0, c0, []
     for t in range(x.shape[1]):
         hp, cp, sc = lstm_step_forward(x[:, t], hp, cp, p)
@@ -107,22 +109,22 @@ def fields_arrays(p):
 def test_defaults_zero_states_and_zero_dc_last():
     rng, p, x, _, _ = make(2, 3, 4, 3)
     z = np.zeros((2, 3))
-    h1, c1, cache1 = lstm_forward(x, None, p)
-    h2, c2, cache2 = lstm_forward(x, z, p, z)
+    h1, cache1 = lstm_forward(x, None, p)
+    h2, cache2 = lstm_forward(x, z, p, c0=z)
     np.testing.assert_array_equal(h1, h2)
-    np.testing.assert_array_equal(c1, c2)
+    np.testing.assert_array_equal(cache1.c, cache2.c)
     dh = rng.normal(size=h1.shape)
-    g1, g2 = lstm_backward(dh, cache1), lstm_backward(dh, cache2, z)
+    g1, g2 = lstm_backward(dh, cache1), lstm_backward(dh, cache2, dc_last=z)
     np.testing.assert_array_equal(g1.dx, g2.dx)
     np.testing.assert_array_equal(g1.dc0, g2.dc0)
 
 
 def test_zero_peepholes_equal_plain_lstm_and_nonzero_differ():
     rng, p, x, h0, c0 = make(2, 4, 3, 5)
-    h, c, _ = lstm_forward(x, h0, p, c0)
-    hz, cz, _ = lstm_forward(x, h0, p._replace(P=np.zeros((3, 5))), c0)
+    h, _ = lstm_forward(x, h0, p, c0=c0)
+    hz, _ = lstm_forward(x, h0, p._replace(P=np.zeros((3, 5))), c0=c0)
     np.testing.assert_allclose(hz, h, rtol=1e-14, atol=1e-15)
-    hp, _, _ = lstm_forward(x, h0, p._replace(P=np.ones((3, 5))), c0)
+    hp, _ = lstm_forward(x, h0, p._replace(P=np.ones((3, 5))), c0=c0)
     assert np.abs(hp - h).max() > 1e-3
 
 
@@ -140,8 +142,9 @@ def torch_lstm(p, D, H):
 def test_matches_torch_lstm_forward_and_autograd(N, T, D, H):
     rng, p, x, h0, c0 = make(N, T, D, H, seed=3)
     dh, dc_last = rng.normal(size=(N, T, H)), rng.normal(size=(N, H))
-    h, c, cache = lstm_forward(x, h0, p, c0)
-    g = lstm_backward(dh, cache, dc_last)
+    h, cache = lstm_forward(x, h0, p, c0=c0)
+    c = cache.c
+    g = lstm_backward(dh, cache, dc_last=dc_last)
 
     m = torch_lstm(p, D, H)
     xt = torch.tensor(x, requires_grad=True)
@@ -183,8 +186,9 @@ def torch_peephole_lstm(x, h, c, U, W, b, P):
 def test_peephole_lstm_matches_torch_autograd_reference(N, T, D, H):
     rng, p, x, h0, c0 = make(N, T, D, H, peepholes=True, seed=4)
     dh, dc_last = rng.normal(size=(N, T, H)), rng.normal(size=(N, H))
-    h, c, cache = lstm_forward(x, h0, p, c0)
-    g = lstm_backward(dh, cache, dc_last)
+    h, cache = lstm_forward(x, h0, p, c0=c0)
+    c = cache.c
+    g = lstm_backward(dh, cache, dc_last=dc_last)
 
     leaves = [torch.tensor(a, requires_grad=True) for a in (x, h0, c0, *p)]
     ht, ct = torch_peephole_lstm(*leaves)
@@ -199,9 +203,9 @@ def test_peephole_lstm_matches_torch_autograd_reference(N, T, D, H):
 def test_gradient_along_cell_state_is_forget_gate():
     """With dh = 0 and no peepholes, dc_{t-1} = dc_t * f_t exactly (the LSTM's memory path)."""
     rng, p, x, h0, c0 = make(2, 1, 3, 4, seed=5)
-    _, _, cache = lstm_forward(x, h0, p, c0)
+    _, cache = lstm_forward(x, h0, p, c0=c0)
     dc_last = rng.normal(size=(2, 4))
-    g = lstm_backward(np.zeros((2, 1, 4)), cache, dc_last)
+    g = lstm_backward(np.zeros((2, 1, 4)), cache, dc_last=dc_last)
     # dc0 = dc_1 * f_1 plus nothing else (the gates do not see c_0 without peepholes)
     np.testing.assert_allclose(g.dc0, dc_last * cache.f[0], rtol=1e-14, atol=1e-15)
 
@@ -257,18 +261,19 @@ def test_init_lstm_params():
 def test_bad_input_names_argument_and_shapes(mutate, match):
     _, p, x, h0, c0 = make(2, 4, 3, 5)
     with pytest.raises(ValueError, match=match):
-        lstm_forward(*mutate(x, h0, c0, p))
+        x_, h0_, p_, c0_ = mutate(x, h0, c0, p)
+        lstm_forward(x_, h0_, p_, c0=c0_)
 
 
 def test_bad_backward_and_step_inputs():
     rng, p, x, h0, c0 = make(2, 4, 3, 5)
-    _, _, cache = lstm_forward(x, h0, p, c0)
+    _, cache = lstm_forward(x, h0, p, c0=c0)
     with pytest.raises(ValueError, match=r"lstm_backward: dh must have shape \(N, T, H\) = "
                                          r"\(2, 4, 5\), got \(2, 3, 5\)"):
         lstm_backward(np.zeros((2, 3, 5)), cache)
     with pytest.raises(ValueError, match=r"lstm_backward: dc_last must have shape \(N, H\) = "
                                          r"\(2, 5\), got \(5, 2\)"):
-        lstm_backward(np.zeros((2, 4, 5)), cache, np.zeros((5, 2)))
+        lstm_backward(np.zeros((2, 4, 5)), cache, dc_last=np.zeros((5, 2)))
     with pytest.raises(ValueError, match=r"lstm_step_forward: c_prev must have shape \(N, H\) = "
                                          r"\(2, 5\), got \(2, 4\)"):
         lstm_step_forward(x[:, 0], h0, c0[:, :4], p)
@@ -284,12 +289,28 @@ def test_backward_leaves_its_inputs_untouched():
     rng = np.random.default_rng(0)
     p = init_lstm_params(3, 4, 0, peepholes=True)
     x = rng.normal(size=(2, 5, 3))
-    _, _, cache = lstm_forward(x, rng.normal(size=(2, 4)), p, rng.normal(size=(2, 4)))
+    _, cache = lstm_forward(x, rng.normal(size=(2, 4)), p, c0=rng.normal(size=(2, 4)))
     dh, dc_last = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 4))
     dh_copy, dc_copy = dh.copy(), dc_last.copy()
-    g1 = lstm_backward(dh, cache, dc_last)
+    g1 = lstm_backward(dh, cache, dc_last=dc_last)
     np.testing.assert_array_equal(dh, dh_copy)
     np.testing.assert_array_equal(dc_last, dc_copy)
-    g2 = lstm_backward(dh, cache, dc_last)                 # same result when called again
+    g2 = lstm_backward(dh, cache, dc_last=dc_last)         # same result when called again
     np.testing.assert_array_equal(g1.dc0, g2.dc0)
     np.testing.assert_array_equal(g1.dh0, g2.dh0)
+
+
+def test_follows_the_package_convention():
+    """(x, h0, params, *, c0) -> (h, cache) like every layer; the cell states are cache.c."""
+    rng, p, x, h0, c0 = make(2, 3, 4, 5)
+    out = lstm_forward(x, h0, p, c0=c0)
+    assert len(out) == 2
+    h, cache = out
+    assert cache.c.shape == h.shape == (2, 3, 5)
+    assert np.shares_memory(cache.c, cache.c_tm)
+    with pytest.raises(TypeError, match="positional"):
+        lstm_forward(x, h0, p, c0)                       # c0 is keyword only
+    with pytest.raises(TypeError, match="positional"):
+        lstm_backward(np.zeros((2, 3, 5)), cache, np.zeros((2, 5)))   # so is dc_last
+    g = lstm_backward(np.zeros((2, 3, 5)), cache)
+    assert type(g)._fields == ("dx", "dh0", "dparams", "dc0")   # the forward's argument order

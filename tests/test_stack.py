@@ -147,13 +147,13 @@ def test_bidirectional_gradients_match_finite_differences(name, N, T, D, H):
     params = BidirectionalParams(cell_params(name, D, H, rng), cell_params(name, D, H, rng))
     x, h0 = rng.normal(size=(N, T, D)), rng.normal(size=(2, N, H))
     dh = rng.normal(size=(N, T, 2 * H))
-    h, cache = bidirectional_forward(x, params, name, h0)
+    h, cache = bidirectional_forward(x, h0, params, name)
     assert h.shape == (N, T, 2 * H)
     g = bidirectional_backward(dh, cache)
     assert isinstance(g, BidirectionalGrads)
 
     def loss(x=x, h0=h0, params=params):
-        return float((bidirectional_forward(x, params, name, h0)[0] * dh).sum())
+        return float((bidirectional_forward(x, h0, params, name)[0] * dh).sum())
 
     assert rel(g.dx, num_grad(lambda a: loss(x=a), x)) < 1e-6
     assert rel(g.dh0, num_grad(lambda a: loss(h0=a), h0)) < 1e-6
@@ -167,7 +167,7 @@ def test_bidirectional_halves_are_two_rnns_and_inputs_untouched():
     x, h0 = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 2, 4))
     dh = rng.normal(size=(2, 5, 8))
     snapshot = [a.copy() for a in [x, h0, dh, *leaves(params)]]
-    h, cache = bidirectional_forward(x, params, "rnn", h0)
+    h, cache = bidirectional_forward(x, h0, params, "rnn")
     g = bidirectional_backward(dh, cache)
     for a, b in zip([x, h0, dh, *leaves(params)], snapshot):
         np.testing.assert_array_equal(a, b)
@@ -179,8 +179,8 @@ def test_bidirectional_halves_are_two_rnns_and_inputs_untouched():
         expect = rnn_forward(tail, h0[1], params.backward)[0][:, -1]
         np.testing.assert_allclose(h[:, t, 4:], expect, atol=1e-14)
     # h0 = None means zeros for both directions
-    np.testing.assert_allclose(bidirectional_forward(x, params)[0],
-                               bidirectional_forward(x, params, "rnn", np.zeros((2, 2, 4)))[0],
+    np.testing.assert_allclose(bidirectional_forward(x, None, params)[0],
+                               bidirectional_forward(x, np.zeros((2, 2, 4)), params, "rnn")[0],
                                atol=0)
     assert g.dh0.shape == (2, 2, 4)
 
@@ -189,7 +189,7 @@ def test_bidirectional_output_at_t_depends_on_the_future():
     rng = np.random.default_rng(4)
     params = BidirectionalParams(cell_params("rnn", 2, 3, rng), cell_params("rnn", 2, 3, rng))
     x = rng.normal(size=(1, 6, 2))
-    h, cache = bidirectional_forward(x, params)
+    h, cache = bidirectional_forward(x, None, params)
     dh = np.zeros_like(h)
     dh[:, 2] = 1.0                                          # loss on step t = 2 only
     dx = bidirectional_backward(dh, cache).dx
@@ -309,7 +309,7 @@ def test_deep_and_bidirectional_match_torch(name, bidirectional, L):
     h, cache = deep_forward(x, layers, name, bidirectional)
     np.testing.assert_allclose(h, out.detach().numpy(), rtol=0, atol=1e-9)
     if L == 1 and bidirectional:                            # the single bidirectional layer
-        h1 = bidirectional_forward(x, layers[0], name)[0]
+        h1 = bidirectional_forward(x, None, layers[0], name)[0]
         np.testing.assert_allclose(h1, out.detach().numpy(), rtol=0, atol=1e-9)
     g = deep_backward(dh, cache)
     np.testing.assert_allclose(g.dx, xt.grad.numpy(), rtol=0, atol=1e-9)
@@ -340,26 +340,30 @@ def test_bidirectional_bad_input():
     good = BidirectionalParams(_rnn(3, 4), _rnn(3, 4, 1))
     with pytest.raises(ValueError, match=r"bidirectional_forward: x must have shape "
                                          r"\(N, T, D\) = \(N, T, 3\), got \(2, 5, 6\)"):
-        bidirectional_forward(np.zeros((2, 5, 6)), good)
+        bidirectional_forward(np.zeros((2, 5, 6)), None, good)
     with pytest.raises(ValueError, match=r"x must have 3 dimensions .*got shape \(5, 3\)"):
-        bidirectional_forward(np.zeros((5, 3)), good)
+        bidirectional_forward(np.zeros((5, 3)), None, good)
     with pytest.raises(ValueError, match=r"params.forward and params.backward .*"
                                          r"\(3, 4\).*\(3, 5\)"):
-        bidirectional_forward(x, BidirectionalParams(_rnn(3, 4), _rnn(3, 5)))
+        bidirectional_forward(x, None, BidirectionalParams(_rnn(3, 4), _rnn(3, 5)))
     with pytest.raises(ValueError, match=r"params.forward and params.backward .*"
                                          r"\(3, 4\).*\(2, 4\)"):
-        bidirectional_forward(x, BidirectionalParams(_rnn(3, 4), _rnn(2, 4)))
+        bidirectional_forward(x, None, BidirectionalParams(_rnn(3, 4), _rnn(2, 4)))
     with pytest.raises(ValueError, match=r"params must be BidirectionalParams.*RNNParams"):
-        bidirectional_forward(x, _rnn(3, 4))
+        bidirectional_forward(x, None, _rnn(3, 4))
     with pytest.raises(ValueError, match=r"h0 must have shape \(2, N, H\) = \(2, 2, 4\), "
                                          r"got \(2, 3, 4\)"):
-        bidirectional_forward(x, good, "rnn", np.zeros((2, 3, 4)))
+        bidirectional_forward(x, np.zeros((2, 3, 4)), good, "rnn")
     with pytest.raises(ValueError, match=r"h0 must have 3 dimensions \(2, N, H\), "
                                          r"got shape \(2, 4\)"):
-        bidirectional_forward(x, good, "rnn", np.zeros((2, 4)))
+        bidirectional_forward(x, np.zeros((2, 4)), good, "rnn")
     with pytest.raises(ValueError, match="get_cell: cell must be one of"):
-        bidirectional_forward(x, good, "rnn_sigmoid")
-    h, cache = bidirectional_forward(x, good)
+        bidirectional_forward(x, None, good, "rnn_sigmoid")
+    with pytest.raises(ValueError, match=r"bidirectional_forward: h0 must be None or a \(2, N, H\) "
+                                         r"array \(the arguments are x, h0, params, cell\), "
+                                         r"got BidirectionalParams"):
+        bidirectional_forward(x, good, "rnn")              # the order before the convention
+    h, cache = bidirectional_forward(x, None, good)
     with pytest.raises(ValueError, match=r"bidirectional_backward: dh must have shape "
                                          r"\(N, T, H2\) = \(N, T, 8\), got \(2, 5, 4\)"):
         bidirectional_backward(np.zeros((2, 5, 4)), cache)
@@ -441,7 +445,7 @@ def test_initial_states_match_torch(name, bidirectional, L):
             w = getattr(module, f"weight_hh_l{l}{suffix}").grad.numpy()
             np.testing.assert_allclose(dq.W, w * s[:, None], atol=1e-9, rtol=0)
     if L == 1 and bidirectional:                     # the bidirectional layer on its own
-        h1, c1 = bidirectional_forward(x, layers[0], name, h0, **({"c0": c0} if lstm else {}))
+        h1, c1 = bidirectional_forward(x, h0, layers[0], name, **({"c0": c0} if lstm else {}))
         np.testing.assert_allclose(h1, out.detach().numpy(), rtol=0, atol=1e-9)
         g1 = bidirectional_backward(dh, c1)
         np.testing.assert_allclose(g1.dh0, h0t.grad.numpy(), rtol=0, atol=1e-9)
@@ -473,9 +477,9 @@ def test_initial_state_gradients_match_finite_differences(name, bidirectional):
         assert rel(g.dc0, num_grad(lambda a: loss(c0=a), c0)) < 1e-6
         if bidirectional:                            # one layer: BidirectionalGrads.dc0
             def loss1(c):
-                return float((bidirectional_forward(x, layers[0], name, h0[:2], c0=c)[0]
+                return float((bidirectional_forward(x, h0[:2], layers[0], name, c0=c)[0]
                               * dh).sum())
-            g1 = bidirectional_backward(dh, bidirectional_forward(x, layers[0], name, h0[:2],
+            g1 = bidirectional_backward(dh, bidirectional_forward(x, h0[:2], layers[0], name,
                                                                   c0=c0[:2])[1])
             assert rel(g1.dc0, num_grad(loss1, c0[:2])) < 1e-6
     # without initial states nothing changes: zeros, and no gradient fields
@@ -499,11 +503,11 @@ def test_initial_state_errors():
         deep_forward(x, layers, c0=np.zeros((2, 4, 2)))
     bi = BidirectionalParams(layers[0], layers[0])
     with pytest.raises(ValueError, match=r"bidirectional_forward: c0 is only for cells"):
-        bidirectional_forward(x, bi, "rnn", c0=np.zeros((2, 4, 2)))
+        bidirectional_forward(x, None, bi, "rnn", c0=np.zeros((2, 4, 2)))
     lstm = init_deep_params(3, 2, 1, rng, "lstm", True)[0]
     with pytest.raises(ValueError, match=r"bidirectional_forward: c0 must have shape \(2, N, H\) = "
                                          r"\(2, 4, 2\), got \(2, 4, 3\)"):
-        bidirectional_forward(x, lstm, "lstm", c0=np.zeros((2, 4, 3)))
+        bidirectional_forward(x, None, lstm, "lstm", c0=np.zeros((2, 4, 3)))
     uneven = [init_deep_params(3, 2, 1, 0)[0], init_deep_params(2, 3, 1, 0)[0]]
     with pytest.raises(ValueError, match=r"deep_forward: h0 needs every layer to have the same "
                                          r"hidden size H .*got hidden sizes \[2, 3\]"):

@@ -209,7 +209,8 @@ def build(rc, G):
         return (x, h0, params, rng.normal(size=(N, H)) if c0 else None)
 
     def fwd_ref(x, h0, params, c0=None):
-        return rc.lstm.lstm_forward(x, h0, params, c0)[:2]
+        h, cache = rc.lstm.lstm_forward(x, h0, params, c0=c0)
+        return h, cache.c                              # the cell states: (N, T, H)
 
     def _loop(x, h0, params, c0=None, *, carry_c=True, carry_h=True, use_h0=True, use_c0=True,
               keep="new", time_major=False):

@@ -45,7 +45,7 @@ def build(rc, G):
 
     # ---------------------------------------------------------------- bidirectional_forward
     def fwd_ref(x, params, cell="rnn", h0=None):
-        return rc.bidirectional.bidirectional_forward(x, params, cell, h0)[0]
+        return rc.bidirectional.bidirectional_forward(x, h0, params, cell)[0]
 
     def _directions(x, params, h0, reverse_input=True, h0_swapped=False, same_params=False):
         h0_f, h0_b = split_h0(h0)
@@ -138,7 +138,7 @@ def build(rc, G):
 
     def bwd_inputs(rng, N, T, D, H, with_h0=True):
         x, params, cell, h0 = bi_inputs(rng, N, T, D, H, with_h0)
-        _, cache = rc.bidirectional.bidirectional_forward(x, params, cell, h0)
+        _, cache = rc.bidirectional.bidirectional_forward(x, h0, params, cell)
         return rng.normal(size=(N, T, 2 * H)), cache
 
     def _grads(g_f, g_b, dx, swap_dh0=False):
@@ -217,7 +217,7 @@ def build(rc, G):
 
         def loss(x, U_f):
             p = BidirectionalParams(params.forward._replace(U=U_f), params.backward)
-            return float((rc.bidirectional.bidirectional_forward(x, p, "rnn", h0)[0] * dh).sum())
+            return float((rc.bidirectional.bidirectional_forward(x, h0, p, "rnn")[0] * dh).sum())
 
         return G.gradient_check(loss, {"x": x, "U_f": params.forward.U},
                                 {"x": out[0], "U_f": out[2][0][0]}, tol=1e-6)
