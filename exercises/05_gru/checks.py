@@ -96,7 +96,7 @@ def build(rc, G):
         return rc.gru.gru_step_forward(x, h_prev, params, reset_after=reset_after)[0]
 
     def _gru(x, h_prev, params, reset_after=False, *, mode=None, gate_act=G.sigmoid, swap_rz=False,
-             swap_mix=False, bias=True):
+             swap_mix=False, bias=True, bhn_outside=False):
         """A GRU step with one deliberate change (``mode``), for the mistakes below."""
         U, W, b = params[:3]
         b_hn = params[3] if len(params) > 3 else None
@@ -117,9 +117,11 @@ def build(rc, G):
             pre = ax[:, 2 * H:] + h_prev @ Wn.T + (b_hn if (after and b_hn is not None) else 0.0)
         elif after:
             hn = h_prev @ Wn.T
-            if b_hn is not None and mode != "no_bhn" and reset_after:
+            if b_hn is not None and mode != "no_bhn" and reset_after and not bhn_outside:
                 hn = hn + b_hn
             pre = ax[:, 2 * H:] + r * hn
+            if b_hn is not None and reset_after and bhn_outside:
+                pre = pre + b_hn
         else:
             pre = ax[:, 2 * H:] + (r * h_prev) @ Wn.T
         n = np.tanh(pre)
@@ -150,6 +152,11 @@ def build(rc, G):
         G.Mistake("forgot b_hn (reset_after=True)", "PyTorch's candidate has a second bias inside the reset "
                   "product: r * (h_prev @ W_n.T + b_hn).",
                   fn=lambda x, h, p, reset_after=False: _gru(x, h, p, reset_after, mode="no_bhn")),
+        # pytorch/pytorch#99531: where the reset gate multiplies in PyTorch's n_t (b_hn inside r * (...))
+        G.Mistake("b_hn added outside the reset product (reset_after=True)", "b_hn belongs to the "
+                  "hidden side and is scaled by r with it: r * (h_prev @ W_n.T + b_hn), not "
+                  "r * (h_prev @ W_n.T) + b_hn.",
+                  fn=lambda x, h, p, reset_after=False: _gru(x, h, p, reset_after, bhn_outside=True)),
     ]
 
     def gru_visible():
@@ -178,7 +185,7 @@ def build(rc, G):
         return rc.gru.simple_gru_step_backward(dh_next, cache)
 
     def _sbwd(dh, cache, *, direct=True, through_gates=True, dsig=True, dtanh="right", sign=1.0,
-              dU_T=False, db_axis=0):
+              dU_T=False, db_axis=0, db_sum=True, swap_dUdW=False, direct_gate="1-z"):
         x, h_prev, z, n, (U, W, _) = cache
         dz = sign * dh * (n - h_prev)
         daz = dz * z * (1 - z) if dsig else dz
@@ -187,11 +194,14 @@ def build(rc, G):
         da = np.concatenate([daz, dan], axis=1)
         dh_prev = np.zeros_like(h_prev)
         if direct:
-            dh_prev = dh_prev + dh * (1 - z)
+            dh_prev = dh_prev + dh * ((1 - z) if direct_gate == "1-z" else z)
         if through_gates:
             dh_prev = dh_prev + da @ W
         dU = x.T @ da if dU_T else da.T @ x
-        return (da @ U, dh_prev, (dU, da.T @ h_prev, da.sum(axis=db_axis)))
+        dW = da.T @ h_prev
+        if swap_dUdW:
+            dU, dW = da.T @ h_prev, da.T @ x
+        return (da @ U, dh_prev, (dU, dW, da.sum(axis=db_axis) if db_sum else da))
 
     sbwd_mistakes = [
         G.Mistake("dh_prev misses the direct path", "h_t = z * n + (1 - z) * h_prev depends on h_prev "
@@ -213,6 +223,19 @@ def build(rc, G):
                   fn=lambda dh, c: _sbwd(dh, c, dU_T=True)),
         G.Mistake("db summed over the wrong axis", "the bias is shared by the N examples: db = da.sum(axis=0), "
                   "shape (2H,).", fn=lambda dh, c: _sbwd(dh, c, db_axis=1)),
+        G.Mistake("db not summed over the batch", "b is added to every example's row, so its "
+                  "gradient is the sum of the rows: db = da.sum(axis=0), shape (2H,), not da.",
+                  fn=lambda dh, c: _sbwd(dh, c, db_sum=False)),
+        G.Mistake("dU and dW swapped", "U multiplies the input and W the previous state: "
+                  "dU = da.T @ x (2H, D) and dW = da.T @ h_prev (2H, H).",
+                  fn=lambda dh, c: _sbwd(dh, c, swap_dUdW=True)),
+        # PaddlePaddle/Paddle#5493: gru_unit_op and gru_op weigh h_prev by (1 - u) and by u
+        G.Mistake("the direct path weighted by z instead of (1 - z)", "in this course h_t = z * n + "
+                  "(1 - z) * h_prev, so the direct part of dh_prev is dh_next * (1 - z).",
+                  fn=lambda dh, c: _sbwd(dh, c, direct_gate="z")),
+        G.Mistake("weights transposed in dx or dh_prev", "da has shape (N, 2H) and U (2H, D), "
+                  "W (2H, H): dx = da @ U and the gate part of dh_prev is da @ W (no .T).",
+                  error=G.MATMUL_ERROR),
     ]
 
     def sbwd_gradcheck(student_fn, c, out):
