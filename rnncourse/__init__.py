@@ -22,42 +22,45 @@ y           (N, T) int        target class per step
 scores, y   (N, K), (N,)      many-to-one: the output layer on ``h[:, -1]``
 ==========  ================  ==================================================
 
-Argument order and return values (the convention, and where it does not hold yet)
----------------------------------------------------------------------------------
+Argument order and return values (one convention, no exceptions)
+-----------------------------------------------------------------
 A forward function takes **the inputs, then the state(s), then the parameters,
 then options**, and returns **the outputs, then the cache**; its backward takes
 **the upstream gradient(s), then the cache** and returns a NamedTuple with one
-``d<name>`` field per input, in the forward's argument order.  Initial states
-added to a layer later are keyword-only (``*, h0=None, c0=None``: ``None`` means
-zeros and no gradient field is filled), so positional calls never change.
+``d<name>`` field per input, in the forward's argument order.  Optional extras
+are keyword-only, after everything else: an initial state that a layer may go
+without beyond the first (an LSTM's ``c0``) or that was added to it later
+(``deep_forward``'s ``h0``), and an optional upstream gradient (``dc_last``);
+``None`` means zeros, and a state's gradient field is filled only when it was given.
+So positional calls never change when such an extra is added.  A *step* returns
+its new state(s) before the cache (``h_next, c_next, cache``); a *layer* returns
+``(h, cache)`` whatever its cell, and any further per-step output (an LSTM's cell
+states) is a documented field of its cache (``cache.c``, (N, T, H)).
 
-Following it: ``rnn_step_forward(x, h_prev, params, activation) -> (h_next, cache)``,
-``rnn_forward(x, h0, params, activation) -> (h, cache)``, the same for
-``simple_gru_*`` and ``gru_*`` (``reset_after`` is the option),
-``lstm_step_forward(x, h_prev, c_prev, params)``; ``rnn_step_backward(dh_next, cache)
--> StepGrads(dx, dh_prev, dparams)``, ``rnn_backward(dh, cache) ->
-SequenceGrads(dx, dh0, dparams)``, ``lstm_backward(dh, cache) ->
-LSTMSequenceGrads(dx, dh0, dc0, dparams)``; the registry's ``Cell.forward(x, h0,
-params)``, ``Cell.step_forward(x, state, params) -> (h, state, cache)`` and
-``Cell.step_backward(dstate, cache) -> (dx, dstate_prev, dparams)``;
-``deep_forward(x, layers, cell, bidirectional, *, h0=None, c0=None)`` and the
-keyword ``c0`` of ``bidirectional_forward``.  (Optimisers and losses take the
-parameters first, ``sgd_step(params, grads, lr)``, ``charlm_loss(params, x_idx, ...)``:
-they are functions *of* the parameters, not layers.)
+Every layer, step and cell follows it:
 
-Not following it yet:
+* ``rnn_step_forward(x, h_prev, params, activation) -> (h_next, cache)``,
+  ``rnn_forward(x, h0, params, activation) -> (h, cache)``; the same for
+  ``simple_gru_*`` and ``gru_*`` (``reset_after`` is the option);
+* ``lstm_step_forward(x, h_prev, c_prev, params) -> (h_next, c_next, cache)``,
+  ``lstm_forward(x, h0, params, *, c0=None) -> (h, cache)`` with ``cache.c`` the
+  cell states (``cache.c[:, -1]`` is PyTorch's ``c_n``);
+* ``bidirectional_forward(x, h0, params, cell="rnn", *, c0=None) -> (h, cache)``,
+  ``deep_forward(x, layers, cell, bidirectional, *, h0=None, c0=None) -> (h, cache)``;
+* ``rnn_step_backward(dh_next, cache) -> StepGrads(dx, dh_prev, dparams)``,
+  ``lstm_step_backward(dh_next, dc_next, cache) -> LSTMStepGrads(dx, dh_prev,
+  dc_prev, dparams)``, ``rnn_backward(dh, cache) -> SequenceGrads(dx, dh0,
+  dparams)``, ``lstm_backward(dh, cache, *, dc_last=None) -> LSTMSequenceGrads(dx,
+  dh0, dparams, dc0)``, ``bidirectional_backward(dh, cache) ->
+  BidirectionalGrads(dx, dh0, dparams, dc0)``, ``deep_backward(dh_top, cache) ->
+  DeepGrads(dx, dlayers, dh0, dc0)``;
+* the registry's ``Cell.forward(x, h0, params[, *, c0]) -> (h, cache)``,
+  ``Cell.step_forward(x, state, params) -> (h, state, cache)`` and
+  ``Cell.step_backward(dstate, cache) -> (dx, dstate_prev, dparams)``.
 
-* ``bidirectional_forward(x, params, cell, h0)``: the state comes after the
-  parameters (and the cell).
-* ``lstm_forward(x, h0, params, c0=None)``: ``c0`` comes after the parameters
-  (unlike ``lstm_step_forward(x, h_prev, c_prev, params)``), and it returns
-  ``(h, c, cache)`` where every other layer returns ``(h, cache)``.
-
-They are not changed in this step because they are the functions students
-implement in assignments 06-08 (``lstm_forward`` in 06, ``bidirectional_forward``
-in 07, ``deep_forward`` in 08): changing a signature changes the notebooks, their
-tests and the exercises, and those are being edited separately.  The layers
-built on top (``Cell``, ``deep_forward``) already hide the difference.
+Optimisers and losses take the parameters first, ``sgd_step(params, grads, lr)``,
+``charlm_loss(params, x_idx, ...)``: they are functions *of* the parameters, not
+layers, so the convention does not apply to them.
 
 Weights have one row per output unit (PyTorch's layout), so the column-vector
 equation of the book, ``net_t = U x_t + W h_{t-1} + b``, is the code
