@@ -59,6 +59,10 @@ def build(rc, G):
     def step_no_recurrence(x, h_prev, params, activation="tanh"):
         return act(activation)(x @ params.U.T + params.b)
 
+    def step_np_max(x, h_prev, params, activation="tanh"):   # np.max(net, 0): a maximum over axis 0
+        net = x @ params.U.T + h_prev @ params.W.T + params.b
+        return np.max(net, 0) if activation == "relu" else np.tanh(net)
+
     step_mistakes = [
         G.Mistake("forgot the bias b", "net = x @ U.T + h_prev @ W.T + b: every hidden unit adds its bias.",
                   fn=step_no_bias),
@@ -74,6 +78,11 @@ def build(rc, G):
         G.Mistake("no activation function", "h_next = tanh(net), not net itself.", fn=step_linear),
         G.Mistake("h_prev is not used", "the new state depends on the previous one: add h_prev @ W.T.",
                   fn=step_no_recurrence),
+        # np.max(net, 0) reduces axis 0, np.maximum(net, 0) is element-wise: the confusion of
+        # https://stackoverflow.com/questions/33569668 ("numpy max vs amax vs maximum")
+        G.Mistake("np.max instead of np.maximum for relu", "np.max(net, 0) is the largest entry of "
+                  "each column (it drops axis 0); relu is the element-wise np.maximum(net, 0).",
+                  fn=step_np_max),
     ]
 
     def step_visible():
@@ -123,6 +132,14 @@ def build(rc, G):
     def fwd_wrong_axis(x, h0, params, activation="tanh"):
         return _loop(x, h0, params, activation, step_ref, time_axis=0)
 
+    def fwd_like_x(x, h0, params, activation="tanh"):    # h = np.zeros_like(x): fails unless D == H
+        h_prev = np.zeros((x.shape[0], params.W.shape[0])) if h0 is None else h0
+        h = np.zeros_like(x)
+        for t in range(x.shape[1]):
+            h_prev = step_ref(x[:, t], h_prev, params, activation)
+            h[:, t] = h_prev
+        return h
+
     def fwd_no_bias(x, h0, params, activation="tanh"):
         return _loop(x, h0, params, activation, step_no_bias)
 
@@ -143,6 +160,8 @@ def build(rc, G):
         G.Mistake("forgot the bias b", "net = x_t @ U.T + h_prev @ W.T + b.", fn=fwd_no_bias),
         G.Mistake("the activation argument is not passed on", "pass activation to every step.",
                   fn=fwd_always_tanh),
+        G.Mistake("the states are stored in an array shaped like x", "h holds H numbers per step, "
+                  "x holds D: allocate h = np.zeros((N, T, H)), not np.zeros_like(x).", fn=fwd_like_x),
     ]
 
     def fwd_visible():
@@ -189,6 +208,14 @@ def build(rc, G):
     def sm_no_norm(scores):
         return np.exp(scores - scores.max(axis=-1, keepdims=True))
 
+    def sm_sum_all(scores):          # the row's maximum subtracted, then e / e.sum()
+        e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        return e / e.sum()
+
+    def sm_axis1(scores):            # axis=1: right for (N, K), wrong for (N, T, K), fails on (K,)
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
     def sm_no_keepdims(scores):
         e = np.exp(scores - scores.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1)
@@ -210,6 +237,11 @@ def build(rc, G):
         G.Mistake("broadcasting without keepdims", "e.sum(axis=-1, keepdims=True) keeps a length-1 axis "
                   "so the division lines up row by row.", fn=sm_no_keepdims,
                   error=r"operands could not be broadcast"),
+        G.Mistake("divided by the sum of the whole array", "e.sum() adds every entry of every row; "
+                  "divide by each row's own sum, e.sum(axis=-1, keepdims=True).", fn=sm_sum_all),
+        G.Mistake("normalised along axis 1, not the last axis", "axis=1 is the class axis only for "
+                  "2-D scores; for (N, T, K) it is time and a (K,) vector has none: use axis=-1.",
+                  fn=sm_axis1),
     ]
 
     def sm_visible():
@@ -309,6 +341,18 @@ def build(rc, G):
             lp = np.log(np.take_along_axis(q, y[..., None], axis=-1)[..., 0])
             return float(-lp.sum() / N), (q - onehot) / N
 
+    # log-sum-exp written without the maximum: exp(1000) = inf, the overflow of
+    # https://github.com/tensorflow/tensorflow/issues/10142 (a loss of NaN/inf from exp(x))
+    def sce_unshifted(scores, y):
+        N = scores.shape[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            log_p = scores - np.log(np.exp(scores).sum(axis=-1, keepdims=True))
+            picked = np.take_along_axis(log_p, y[..., None], axis=-1)
+            p = np.exp(log_p)
+            np.put_along_axis(p, y[..., None], np.take_along_axis(p, y[..., None], axis=-1) - 1.0,
+                              axis=-1)
+            return float(-picked.sum() / N), p / N
+
     sce_mistakes = [
         G.Mistake("averaged over time steps too", "the loss is summed over the T steps and averaged "
                   "over the N sequences only: divide by N, not by N*T.", fn=sce_mean_all),
@@ -325,6 +369,9 @@ def build(rc, G):
         G.Mistake("log of a (stable) softmax", "a probability that underflows to 0 gives log(0) = -inf "
                   "and an infinite loss for scores far apart (e.g. +-1000): take the log-probabilities "
                   "directly, o - max - log(sum(exp(o - max))).", fn=sce_log_of_softmax),
+        G.Mistake("log-sum-exp without subtracting the maximum", "log(sum(exp(o))) overflows to inf "
+                  "for large scores: compute m = o.max(axis=-1, keepdims=True) and "
+                  "m + log(sum(exp(o - m))) (same value, no overflow).", fn=sce_unshifted),
     ]
 
     def sce_inputs(rng, lead, K, scale=1.0):

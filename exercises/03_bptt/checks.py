@@ -40,18 +40,21 @@ def build(rc, G):
         return rc.rnn.rnn_step_backward(dh_next, cache)
 
     def step_variant(dh_next, cache, *, fprime=True, fprime_from="next", W_T=False, dW_h="prev",
-                     sum_db=True, activation=None, form="right"):
+                     sum_db=True, activation=None, form="right", relu_prime=True, layout="course"):
         x, h_prev, h_next, (U, W, b), act = cache
         act = activation or act
-        if fprime:
+        if fprime and (act == "tanh" or relu_prime):
             dnet = dh_next * fprime_of(h_next if fprime_from == "next" else h_prev, act, form)
         else:
             dnet = dh_next
         dx = dnet @ U
         dh_prev = dnet @ (W.T if W_T else W)
         dW = dnet.T @ (h_prev if dW_h == "prev" else h_next)
+        dU = dnet.T @ x
+        if layout == "cs231n":           # x.T @ dnet: right for Wx of shape (D, H), not for U (H, D)
+            dU, dW = x.T @ dnet, (h_prev if dW_h == "prev" else h_next).T @ dnet
         db = dnet.sum(axis=0) if sum_db else dnet
-        return StepGrads(dx, dh_prev, RNNParams(dnet.T @ x, dW, db))
+        return StepGrads(dx, dh_prev, RNNParams(dU, dW, db))
 
     step_mistakes = [
         G.Mistake("forgot the derivative of tanh", "h_next = tanh(net), so dnet = dh_next * (1 - h_next**2) "
@@ -75,6 +78,17 @@ def build(rc, G):
         G.Mistake("tanh applied again to h_next in the derivative", "h_next is already tanh(net): "
                   "1 - np.tanh(h_next)**2 takes tanh twice; use 1 - h_next**2.",
                   fn=lambda dh, c: step_variant(dh, c, form="tanh_again")),
+        # the layout of CS231n's rnn_layers.py (Wx of shape (D, H)) and of many NumPy RNNs, e.g.
+        # github.com/retrieva/deep-learning-from-scratch-2 python/common/time_layers.py:
+        # dWx = np.dot(x.T, dt); this course's U is (H, D)
+        G.Mistake("weight gradients transposed (x.T @ dnet)", "U has shape (H, D) and W (H, H) "
+                  "(net = x @ U.T + h_prev @ W.T), so dU = dnet.T @ x and dW = dnet.T @ h_prev have "
+                  "their shapes; x.T @ dnet is the transpose (the layout of Wx (D, H) elsewhere).",
+                  fn=lambda dh, c: step_variant(dh, c, layout="cs231n")),
+        G.Mistake("the derivative of relu is missing (h_next >= 0 is always true)", "relu's output "
+                  "is never negative, so h_next >= 0 holds everywhere; the derivative is 1 where "
+                  "h_next > 0 (strictly) and 0 elsewhere.",
+                  fn=lambda dh, c: step_variant(dh, c, relu_prime=False)),
     ]
 
     def step_visible():
@@ -112,7 +126,8 @@ def build(rc, G):
         return rc.rnn.rnn_backward(dh, cache)
 
     def seq_variant(dh, cache, *, recurrent=True, dW_h="prev", fprime=True, W_T=False, sum_db=True,
-                    forward_loop=False, drop_dh0=False, activation=None, form="right"):
+                    forward_loop=False, drop_dh0=False, activation=None, form="right", wrap_h0=False,
+                    last_step_only=False, time_major_dx=False):
         x_tm, h0, h_tm, (U, W, b), act = cache
         act = activation or act
         T, N, H = h_tm.shape
@@ -123,13 +138,21 @@ def build(rc, G):
             d = dh[:, t] + (carry if recurrent else 0.0)
             dnet[t] = d * fprime_of(h_tm[t], act, form) if fprime else d
             carry = dnet[t] @ (W.T if W_T else W)
-        h_before = np.concatenate([h0[None], h_tm[:-1]], axis=0)
+        # wrap_h0: h_tm[t - 1] at t = 0 is h_tm[-1], the last state, where h0 was meant
+        h_before = np.concatenate([(h_tm[-1] if wrap_h0 else h0)[None], h_tm[:-1]], axis=0)
         h_used = h_before if dW_h == "prev" else h_tm
+        if last_step_only:               # dU = ... instead of dU += ...: the last step run, t = 0
+            dnet, x_tm, h_used = dnet[:1], x_tm[:1], h_used[:1]
         dU = np.einsum("tnh,tnd->hd", dnet, x_tm)
         dW = np.einsum("tnh,tnk->hk", dnet, h_used)
         db = dnet.sum(axis=(0, 1)) if sum_db else dnet.sum(axis=0)
-        dx = (dnet @ U).transpose(1, 0, 2)
-        dh0 = np.zeros((N, H)) if drop_dh0 else dnet[0] @ (W.T if W_T else W)
+        dx = seq_dx = (dnet @ U).transpose(1, 0, 2)
+        if last_step_only:
+            dx = seq_dx = seq_variant(dh, cache).dx
+        if time_major_dx:
+            dx = seq_dx.transpose(1, 0, 2)
+        # the forward loop ends at t = T - 1: what it returns as dh0 is that step's dh_prev
+        dh0 = np.zeros((N, H)) if drop_dh0 else (carry if forward_loop else dnet[0] @ (W.T if W_T else W))
         return SequenceGrads(dx, dh0, RNNParams(dU, dW, db))
 
     seq_mistakes = [
@@ -157,6 +180,16 @@ def build(rc, G):
         G.Mistake("tanh applied again to h_t in the derivative", "h_t is already tanh(net_t): "
                   "1 - np.tanh(h_t)**2 takes tanh twice; use 1 - h_t**2.",
                   fn=lambda dh, c: seq_variant(dh, c, form="tanh_again")),
+        # D_Whh += np.outer(dt, h[t-1]) for t down to 0: https://github.com/qixianbiao/RNN/issues/2
+        G.Mistake("h_tm[t - 1] at t = 0 is the last state, not h0", "Python reads index -1 as the "
+                  "LAST entry: the first step's previous state is h0 (h_before = h0 if t == 0 else "
+                  "h_tm[t - 1]).", fn=lambda dh, c: seq_variant(dh, c, wrap_h0=True)),
+        G.Mistake("dx returned time-major (T, N, D)", "the cache is time-major but dx is returned "
+                  "batch-first like x: shape (N, T, D), dx[:, t] = the step's dx.",
+                  fn=lambda dh, c: seq_variant(dh, c, time_major_dx=True)),
+        G.Mistake("dU, dW, db overwritten at every step instead of summed", "U, W and b are shared "
+                  "by all T steps: accumulate, dU += the step's dU (likewise dW, db), from zeros.",
+                  fn=lambda dh, c: seq_variant(dh, c, last_step_only=True)),
     ]
 
     def seq_visible():
@@ -242,6 +275,22 @@ def build(rc, G):
             g[i] = (fp - fm) / (2 * eps)
         return g
 
+    def ng_half_forward(f, x, eps=1e-6):   # x[i] -= eps after x[i] += eps: back at x, not x - eps
+        return ng_forward(f, x, eps) / 2.0
+
+    def ng_first_axis(f, x, eps=1e-6):     # for i in range(len(x)): x[i] is a row (a view) of x
+        x = np.array(x, dtype=np.float64)
+        grad = np.zeros_like(x)
+        for i in range(len(x)):
+            old = x[i]
+            x[i] = old + eps
+            f_plus = f(x.copy())
+            x[i] = old - eps
+            f_minus = f(x.copy())
+            x[i] = old
+            grad[i] = (f_plus - f_minus) / (2 * eps)
+        return grad
+
     ng_mistakes = [
         G.Mistake("forward difference (f(x + eps) - f(x)) / eps", "use the CENTRAL difference "
                   "(f(x + eps e_i) - f(x - eps e_i)) / (2 eps): its error is of order eps**2 instead of eps.",
@@ -252,6 +301,13 @@ def build(rc, G):
                   "unchanged) to get the partial derivative for that entry.", fn=ng_all_at_once),
         G.Mistake("the perturbed entry is not put back", "after evaluating f(x - eps e_i), restore x[i] "
                   "to its original value before moving to the next entry.", fn=ng_not_restored),
+        G.Mistake("f_minus evaluated at x itself (x[i] -= eps undid the + eps)", "after x[i] += eps, "
+                  "x[i] -= eps brings x back to the original point; the second point is x - eps: set "
+                  "x[i] = old - eps (old: the saved value).", fn=ng_half_forward),
+        G.Mistake("the loop runs over the first axis only (range(len(x)))", "for x of several axes, "
+                  "x[i] is a whole row (and old = x[i] a view that changes with it): visit every "
+                  "entry with for i in np.ndindex(x.shape), or np.nditer's multi_index.",
+                  fn=ng_first_axis),
     ]
 
     def ng_visible():

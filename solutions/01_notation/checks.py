@@ -27,11 +27,10 @@ def build(rc, G):
     def one_hot_ref(indices, K):
         return rc.text.one_hot(indices, K)
 
-    def oh_one_based(indices, K):
+    def oh_one_based(indices, K):                # as written: index K - 1 + 1 raises IndexError
         idx = np.asarray(indices)
         out = np.zeros(idx.shape + (K,))
-        ok = idx + 1 < K
-        np.put_along_axis(out, np.where(ok, idx + 1, 0)[..., None], np.where(ok, 1.0, 0.0)[..., None], -1)
+        np.put_along_axis(out, idx[..., None] + 1, 1.0, axis=-1)
         return out
 
     def oh_size_from_data(indices, K):
@@ -210,8 +209,8 @@ def build(rc, G):
     def batch_indices(texts, chars):
         return np.stack([Vocabulary(tuple(chars), eos=None).encode(t) for t in texts])
 
-    def batch_concatenated(texts, chars):
-        return batch_ref(texts, chars).reshape(1, -1, len(chars))
+    def batch_concatenated(texts, chars):         # one_hot(encode("".join(texts), chars))
+        return batch_ref(texts, chars).reshape(-1, len(chars))
 
     batch_mistakes = [
         G.Mistake("time-major array (T, N, K)", "the course is batch-first: x[n, t] is the one-hot "
@@ -221,7 +220,8 @@ def build(rc, G):
         G.Mistake("indices, not one-hot vectors", "turn the (N, T) indices into (N, T, K) one-hot "
                   "vectors (your one_hot does it).", fn=batch_indices),
         G.Mistake("the texts were joined into one sequence", "each text is one sequence of the batch: "
-                  "N = len(texts), T = the length of each text.", fn=batch_concatenated),
+                  "encode each text on its own and stack the results, N = len(texts) rows of "
+                  "T = len(text) indices, before one_hot.", fn=batch_concatenated),
     ]
 
     def batch_visible():
