@@ -202,16 +202,18 @@ def build(rc, G):
                 bwd_case(rng, "N=3, D=2, H=4, peepholes, large weights", 3, 2, 4, peep=True, scale=3.0)]
 
     # ---------------------------------------------------------------- lstm_forward
-    def seq_inputs(rng, N, T, D, H, peep=False, c0=True):
+    def seq_case(make, label, rng, N, T, D, H, peep=False, c0=True):
+        """``make(label, x, h0, params, c0=...)``: c0 is keyword only, as in lstm_forward."""
         x = rng.normal(size=(N, T, D))
         h0 = np.tanh(rng.normal(size=(N, H)))
         params = make_params(rng, D, H, peep)
-        return (x, h0, params, rng.normal(size=(N, H)) if c0 else None)
+        return make(label, x, h0, params, c0=rng.normal(size=(N, H)) if c0 else None)
 
-    def fwd_ref(x, h0, params, c0=None):
-        return rc.lstm.lstm_forward(x, h0, params, c0)[:2]
+    def fwd_ref(x, h0, params, *, c0=None):
+        h, cache = rc.lstm.lstm_forward(x, h0, params, c0=c0)
+        return h, cache.c                              # the cell states: (N, T, H)
 
-    def _loop(x, h0, params, c0=None, *, carry_c=True, carry_h=True, use_h0=True, use_c0=True,
+    def _loop(x, h0, params, *, c0=None, carry_c=True, carry_h=True, use_h0=True, use_c0=True,
               keep="new", time_major=False):
         N, T, _ = x.shape
         H = params[1].shape[1]
@@ -231,32 +233,33 @@ def build(rc, G):
 
     fwd_mistakes = [
         G.Mistake("the cell state is not carried from step to step", "after each step, c_next becomes "
-                  "c_prev for the next step (like h).", fn=lambda x, h0, p, c0=None: _loop(x, h0, p, c0, carry_c=False)),
+                  "c_prev for the next step (like h).", fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, carry_c=False)),
         G.Mistake("the hidden state is not carried from step to step", "after each step, h_next becomes "
-                  "h_prev for the next step.", fn=lambda x, h0, p, c0=None: _loop(x, h0, p, c0, carry_h=False)),
+                  "h_prev for the next step.", fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, carry_h=False)),
         G.Mistake("c0 is ignored (the loop starts from zeros)", "start the cell state from the c0 you are "
-                  "given; only c0=None means zeros.", fn=lambda x, h0, p, c0=None: _loop(x, h0, p, c0, use_c0=False)),
+                  "given; only c0=None means zeros.", fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, use_c0=False)),
         G.Mistake("h0 is ignored (the loop starts from zeros)", "start the hidden state from h0; only "
-                  "h0=None means zeros.", fn=lambda x, h0, p, c0=None: _loop(x, h0, p, c0, use_h0=False)),
+                  "h0=None means zeros.", fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, use_h0=False)),
         G.Mistake("off by one: h[:, t] holds the state from before step t", "store the NEW states "
-                  "computed from x[:, t].", fn=lambda x, h0, p, c0=None: _loop(x, h0, p, c0, keep="old")),
+                  "computed from x[:, t].", fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, keep="old")),
         G.Mistake("time-major outputs (T, N, H)", "stack along axis 1: h and c have shape (N, T, H).",
-                  fn=lambda x, h0, p, c0=None: _loop(x, h0, p, c0, time_major=True)),
+                  fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, time_major=True)),
     ]
 
     def fwd_visible():
         rng = np.random.default_rng(63)
-        return [G.core("N=2, T=3, D=4, H=3", *seq_inputs(rng, 2, 3, 4, 3)),
-                G.case("N=3, T=2, D=2, H=2, c0=None, peepholes", *seq_inputs(rng, 3, 2, 2, 2, peep=True, c0=False))]
+        return [seq_case(G.core, "N=2, T=3, D=4, H=3", rng, 2, 3, 4, 3),
+                seq_case(G.case, "N=3, T=2, D=2, H=2, c0=None, peepholes", rng, 3, 2, 2, 2, peep=True,
+                         c0=False)]
 
     def fwd_hidden(rng):
-        x, _, p, _ = seq_inputs(rng, 2, 4, 3, 2)
-        return [G.case("N=1, T=1, D=3, H=2", *seq_inputs(rng, 1, 1, 3, 2)),
-                G.case("N=1, T=6, D=2, H=4", *seq_inputs(rng, 1, 6, 2, 4)),
-                G.case("N=3, T=3, D=3, H=3 (N == T)", *seq_inputs(rng, 3, 3, 3, 3)),
-                G.case("N=4, T=2, D=5, H=3, peepholes", *seq_inputs(rng, 4, 2, 5, 3, peep=True)),
-                G.case("h0=None, c0=None", x, None, p, None),
-                G.case("N=2, T=8, D=2, H=3 (long)", *seq_inputs(rng, 2, 8, 2, 3))]
+        x, _, p = seq_case(G.case, "", rng, 2, 4, 3, 2).args
+        return [seq_case(G.case, "N=1, T=1, D=3, H=2", rng, 1, 1, 3, 2),
+                seq_case(G.case, "N=1, T=6, D=2, H=4", rng, 1, 6, 2, 4),
+                seq_case(G.case, "N=3, T=3, D=3, H=3 (N == T)", rng, 3, 3, 3, 3),
+                seq_case(G.case, "N=4, T=2, D=5, H=3, peepholes", rng, 4, 2, 5, 3, peep=True),
+                G.case("h0=None, c0=None", x, None, p, c0=None),
+                seq_case(G.case, "N=2, T=8, D=2, H=3 (long)", rng, 2, 8, 2, 3)]
 
     return {
         "lstm_step_forward": G.Spec(step_ref, step_visible, step_hidden, step_mistakes,

@@ -51,7 +51,7 @@ def build(rc, G):
     # one layer, forward and backward, as the student may call it
     def layer_fwd(a, p, bidirectional):
         if bidirectional:
-            return rc.bidirectional.bidirectional_forward(a, p, "rnn")[0]
+            return rc.bidirectional.bidirectional_forward(a, None, p, "rnn")[0]
         return rc.rnn.rnn_forward(a, None, p)[0]
 
     def layer_bwd(da, layer_cache, bidirectional):

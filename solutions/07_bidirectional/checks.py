@@ -38,13 +38,13 @@ def build(rc, G):
         x = rng.normal(size=(N, T, D))
         params = BidirectionalParams(rnn_params(rng, D, H, scale), rnn_params(rng, D, H, scale))
         h0 = rng.normal(size=(2, N, H)) if with_h0 else None
-        return x, params, "rnn", h0
+        return x, h0, params, "rnn"                   # bidirectional_forward's argument order
 
     def split_h0(h0):
         return (None, None) if h0 is None else (h0[0], h0[1])
 
     # ---------------------------------------------------------------- bidirectional_forward
-    def fwd_ref(x, params, cell="rnn", h0=None):
+    def fwd_ref(x, h0, params, cell="rnn"):
         return rc.bidirectional.bidirectional_forward(x, h0, params, cell)[0]
 
     def _directions(x, params, h0, reverse_input=True, h0_swapped=False, same_params=False):
@@ -57,35 +57,35 @@ def build(rc, G):
         h_b = rnn_forward(x_b, h0_b, p_b)[0]          # in the order it was computed
         return h_f, h_b
 
-    def fwd_not_flipped_back(x, params, cell="rnn", h0=None):
+    def fwd_not_flipped_back(x, h0, params, cell="rnn"):
         h_f, h_b_rev = _directions(x, params, h0)
         return np.concatenate([h_f, h_b_rev], axis=2)
 
-    def fwd_order_swapped(x, params, cell="rnn", h0=None):
+    def fwd_order_swapped(x, h0, params, cell="rnn"):
         h_f, h_b_rev = _directions(x, params, h0)
         return np.concatenate([h_b_rev[:, ::-1], h_f], axis=2)
 
-    def fwd_unreversed_input(x, params, cell="rnn", h0=None):
+    def fwd_unreversed_input(x, h0, params, cell="rnn"):
         h_f, h_b = _directions(x, params, h0, reverse_input=False)
         return np.concatenate([h_f, h_b], axis=2)
 
-    def fwd_unreversed_input_flipped(x, params, cell="rnn", h0=None):
+    def fwd_unreversed_input_flipped(x, h0, params, cell="rnn"):
         h_f, h_b = _directions(x, params, h0, reverse_input=False)
         return np.concatenate([h_f, h_b[:, ::-1]], axis=2)
 
-    def fwd_sum(x, params, cell="rnn", h0=None):
+    def fwd_sum(x, h0, params, cell="rnn"):
         h_f, h_b_rev = _directions(x, params, h0)
         return h_f + h_b_rev[:, ::-1]
 
-    def fwd_h0_swapped(x, params, cell="rnn", h0=None):
+    def fwd_h0_swapped(x, h0, params, cell="rnn"):
         h_f, h_b_rev = _directions(x, params, h0, h0_swapped=True)
         return np.concatenate([h_f, h_b_rev[:, ::-1]], axis=2)
 
-    def fwd_same_params(x, params, cell="rnn", h0=None):
+    def fwd_same_params(x, h0, params, cell="rnn"):
         h_f, h_b_rev = _directions(x, params, h0, same_params=True)
         return np.concatenate([h_f, h_b_rev[:, ::-1]], axis=2)
 
-    def fwd_wrong_axis(x, params, cell="rnn", h0=None):
+    def fwd_wrong_axis(x, h0, params, cell="rnn"):
         h_f, h_b_rev = _directions(x, params, h0)
         return np.concatenate([h_f, h_b_rev[:, ::-1]], axis=1)
 
@@ -123,13 +123,14 @@ def build(rc, G):
                 G.case("h0=None means zeros (N=3, T=3, D=2, H=2)", *bi_inputs(rng, 3, 3, 2, 2, with_h0=False))]
 
     def fwd_hidden(rng):
-        x, params, cell, h0 = bi_inputs(rng, 2, 5, 4, 3)
+        x, h0, params, cell = bi_inputs(rng, 2, 5, 4, 3)
         return [G.case("N=1, T=1, D=3, H=2", *bi_inputs(rng, 1, 1, 3, 2)),
                 G.case("N=1, T=6, D=2, H=4", *bi_inputs(rng, 1, 6, 2, 4)),
                 G.case("N=3, T=3, D=3, H=3 (N == T == D == H)", *bi_inputs(rng, 3, 3, 3, 3)),
                 G.case("N=4, T=2, D=5, H=3 (D != H)", *bi_inputs(rng, 4, 2, 5, 3)),
                 G.case("h0=None, N=2, T=4, D=2, H=3", *bi_inputs(rng, 2, 4, 2, 3, with_h0=False)),
-                G.case("cell and h0 passed by keyword, N=2, T=5, D=4, H=3", x, params, cell=cell, h0=h0),
+                G.case("h0, params and cell passed by keyword, N=2, T=5, D=4, H=3", x, h0=h0,
+                       params=params, cell=cell),
                 G.case("N=2, T=9, D=3, H=4 (longer)", *bi_inputs(rng, 2, 9, 3, 4))]
 
     # ---------------------------------------------------------------- bidirectional_backward
@@ -137,7 +138,7 @@ def build(rc, G):
         return rc.bidirectional.bidirectional_backward(dh, cache)
 
     def bwd_inputs(rng, N, T, D, H, with_h0=True):
-        x, params, cell, h0 = bi_inputs(rng, N, T, D, H, with_h0)
+        x, h0, params, cell = bi_inputs(rng, N, T, D, H, with_h0)
         _, cache = rc.bidirectional.bidirectional_forward(x, h0, params, cell)
         return rng.normal(size=(N, T, 2 * H)), cache
 
