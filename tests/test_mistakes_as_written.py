@@ -151,6 +151,8 @@ def test_a_mistake_written_into_the_solution_is_named(assignment, function, old,
 
 
 def _flat(value):
+    if isinstance(value, (str, bytes)):
+        return [value]
     if isinstance(value, np.ndarray) or np.isscalar(value):
         return [np.asarray(value, dtype=float)]
     if isinstance(value, dict):
@@ -164,8 +166,15 @@ def _flat(value):
 
 def _same(a, b):
     fa, fb = _flat(a), _flat(b)
-    return len(fa) == len(fb) and all(x.shape == y.shape and np.allclose(x, y, rtol=1e-6, atol=1e-9, equal_nan=True)
-                                      for x, y in zip(fa, fb))
+    if len(fa) != len(fb):
+        return False
+    for x, y in zip(fa, fb):
+        if isinstance(x, (str, bytes)) or isinstance(y, (str, bytes)):
+            if type(x) is not type(y) or x != y:
+                return False
+        elif not (x.shape == y.shape and np.allclose(x, y, rtol=1e-6, atol=1e-9, equal_nan=True)):
+            return False
+    return True
 
 
 @pytest.mark.parametrize("assignment, function, old, new", list(rows("PARTIAL")))

@@ -116,6 +116,8 @@ def _float(expected, got, where, label, tol) -> Optional[str]:
     e, g = float(expected), float(got)
     if (tol.equal_nan and math.isnan(e) and math.isnan(g)) or (math.isinf(e) and e == g):
         return None
+    if math.isinf(e):                     # no tolerance admits a finite value for an infinite one
+        return f"{label}expected {e}, got {fmt_num(g)}"
     if math.isnan(g) or math.isinf(g):
         return f"{label}expected {fmt_num(e)}, got {g} (an overflow, a log of 0 or a division by zero somewhere?)"
     if abs(g - e) <= tol.atol + tol.rtol * abs(e):
@@ -152,11 +154,12 @@ def _array(expected, got, where, label, tol) -> Optional[str]:
         bad = arr != exp
         return _first_difference(label, bad, exp, arr) if bad.any() else None
     arrf, expf = arr.astype(np.float64), exp.astype(np.float64)
-    diff = arrf - expf
-    limit = tol.atol + tol.rtol * np.absolute(expf)
-    finite_got = (arrf - arrf) == 0          # False for nan and inf, without np.isfinite
-    finite_exp = (expf - expf) == 0
-    close = (diff <= limit) & (-diff <= limit)
+    with np.errstate(invalid="ignore", over="ignore"):      # inf - inf is nan: not close
+        diff = arrf - expf
+        limit = tol.atol + tol.rtol * np.absolute(expf)
+        finite_got = (arrf - arrf) == 0          # False for nan and inf, without np.isfinite
+        finite_exp = (expf - expf) == 0
+        close = (diff <= limit) & (-diff <= limit) & finite_exp   # inf - 5 <= inf: not close
     if tol.equal_nan:
         close |= (arrf != arrf) & (expf != expf)
     close |= (~finite_exp) & (arrf == expf)
