@@ -148,7 +148,7 @@ def adam_step(params, grads, state: AdamState, lr: float = 1e-3,
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) \
             or not np.isfinite(eps) or eps < 0:
         chk.fail(f"eps must be a non-negative finite number, got {eps!r}")
-    if not isinstance(state, AdamState):
+    if not isinstance(state, tuple) or not all(hasattr(state, f) for f in AdamState._fields):
         chk.fail(f"state must be an AdamState (from adam_init), got {type(state).__name__}")
     t = state.t + 1
     bias1 = 1.0 - b1 ** t
