@@ -43,6 +43,12 @@ def build(rc, G):
     def oh_flattened(indices, K):
         return rc.text.one_hot(np.asarray(indices).reshape(-1), K)
 
+    def oh_arange_rows(indices, K):              # out[np.arange(len(indices)), indices] = 1
+        idx = np.asarray(indices)
+        out = np.zeros(idx.shape + (K,))
+        out[np.arange(len(idx)), idx] = 1.0
+        return out
+
     one_hot_mistakes = [
         G.Mistake("the 1 is one position too far right (1-based indices)",
                   "index k must set entry k (Python counts from 0): out[..., k] = 1.", fn=oh_one_based),
@@ -53,6 +59,11 @@ def build(rc, G):
                   "shape (N, T) give (N, T, K).", fn=oh_classes_first),
         G.Mistake("the input was flattened", "keep the shape of indices and add one axis: (N, T) "
                   "-> (N, T, K), not (N*T, K).", fn=oh_flattened),
+        # the scores[np.arange(N), y] idiom of the CS231n softmax loss, right for 1-D y only
+        G.Mistake("out[np.arange(len(indices)), indices] handles 1-D indices only", "for indices "
+                  "of shape (N, T) that pair of index arrays cannot be broadcast; index every "
+                  "position at once: np.put_along_axis(out, indices[..., None], 1.0, axis=-1), or "
+                  "np.eye(K)[indices].", fn=oh_arange_rows),
     ]
 
     def one_hot_visible():
@@ -91,6 +102,9 @@ def build(rc, G):
             chars = [eos] + chars
         return chars
 
+    def vocab_string(text, eos="\n"):
+        return "".join(vocab_ref(text, eos))
+
     vocab_mistakes = [
         G.Mistake("characters in order of first appearance", "sort the distinct characters: "
                   "sorted(set(text)), so that the same text always gives the same indices.",
@@ -101,6 +115,9 @@ def build(rc, G):
                   "in the text, add it (at index 0).", fn=vocab_no_eos),
         G.Mistake("repeated characters are kept", "each character appears once: use set(text).",
                   fn=vocab_duplicates),
+        G.Mistake("a string instead of a list of characters", "return the list itself: "
+                  "sorted(set(text)) is already a list; \"\".join(...) makes one string of it.",
+                  fn=vocab_string),
     ]
 
     def vocab_visible():
@@ -209,6 +226,10 @@ def build(rc, G):
     def batch_indices(texts, chars):
         return np.stack([Vocabulary(tuple(chars), eos=None).encode(t) for t in texts])
 
+    def batch_k_from_data(texts, chars):          # one_hot(indices, indices.max() + 1)
+        idx = np.stack([Vocabulary(tuple(chars), eos=None).encode(t) for t in texts])
+        return rc.text.one_hot(idx, int(idx.max()) + 1)
+
     def batch_concatenated(texts, chars):         # one_hot(encode("".join(texts), chars))
         return batch_ref(texts, chars).reshape(-1, len(chars))
 
@@ -222,6 +243,9 @@ def build(rc, G):
         G.Mistake("the texts were joined into one sequence", "each text is one sequence of the batch: "
                   "encode each text on its own and stack the results, N = len(texts) rows of "
                   "T = len(text) indices, before one_hot.", fn=batch_concatenated),
+        G.Mistake("K taken from the data (indices.max() + 1), not from chars", "the one-hot length "
+                  "is the vocabulary's size, len(chars), even when these texts use only some of its "
+                  "characters.", fn=batch_k_from_data),
     ]
 
     def batch_visible():

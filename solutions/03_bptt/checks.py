@@ -43,7 +43,8 @@ def build(rc, G):
                      sum_db=True, activation=None, form="right", relu_prime=True, layout="course"):
         x, h_prev, h_next, (U, W, b), act = cache
         act = activation or act
-        if fprime and (act == "tanh" or relu_prime):
+        # fprime=False: tanh's derivative left out (relu's is another mistake, relu_prime=False)
+        if (fprime or act != "tanh") and (act == "tanh" or relu_prime):
             dnet = dh_next * fprime_of(h_next if fprime_from == "next" else h_prev, act, form)
         else:
             dnet = dh_next

@@ -13,6 +13,8 @@ MISTAKES = [
      "out = np.zeros(indices.shape + (K,))\n    np.put_along_axis(out, indices[..., None], 1.0, axis=-1)",
      "out = np.zeros((indices.size, K))\n    np.put_along_axis(out, indices.reshape(-1, 1), 1.0, axis=-1)",
      "the input was flattened"),
+    ("one_hot", "np.put_along_axis(out, indices[..., None], 1.0, axis=-1)",
+     "out[np.arange(len(indices)), indices] = 1.0", "handles 1-D indices only"),
     # vocabulary_from_text
     ("vocabulary_from_text", "chars = sorted(set(text))", "chars = list(dict.fromkeys(text))",
      "characters in order of first appearance"),
@@ -21,6 +23,7 @@ MISTAKES = [
     ("vocabulary_from_text", "    if eos is not None and eos not in chars:\n        chars = [eos] + chars\n", "",
      "the end-of-sequence symbol is missing"),
     ("vocabulary_from_text", "sorted(set(text))", "sorted(text)", "repeated characters are kept"),
+    ("vocabulary_from_text", "return chars", 'return "".join(chars)', "a string instead of a list of characters"),
     # encode
     ("encode", "enumerate(chars)", "enumerate(chars, start=1)", "indices start at 1"),
     ("encode", "enumerate(chars)", "enumerate(sorted(set(text)))",
@@ -45,6 +48,10 @@ MISTAKES = [
      "indices, not one-hot vectors"),
     ("encode_batch", "np.stack([encode(t, chars) for t in texts])", 'encode("".join(texts), chars)',
      "the texts were joined into one sequence"),
+    ("encode_batch", "np.stack([encode(t, chars) for t in texts])",
+     "np.concatenate([encode(t, chars) for t in texts])", "the texts were joined into one sequence"),
+    ("encode_batch", "return one_hot(indices, len(chars))", "return one_hot(indices, indices.max() + 1)",
+     "K taken from the data"),
 ]
 # No PARTIAL rows: one_hot, encode, decode and encode_batch have no optional feature, and
 # vocabulary_from_text's (eos=None) returns strings, which the runner's _same cannot compare

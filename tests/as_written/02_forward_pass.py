@@ -66,6 +66,9 @@ MISTAKES = [
      "log-sum-exp without subtracting the maximum"),
 ]
 PARTIAL = [
+    # many-to-one (scores (N, K), y (N,)) is an option of the loss: written for (N, T, K) only
+    ("softmax_cross_entropy", "picked = np.take_along_axis(log_p, y[..., None], axis=-1)",
+     "picked = log_p[np.arange(N)[:, None], np.arange(y.shape[1]), y]"),
     ("rnn_step_forward", 'if activation == "relu":', "if False:"),
     ("rnn_forward", "np.zeros((N, H)) if h0 is None else h0", "h0"),
     ("rnn_forward", "rnn_step_forward(x[:, t], h_prev, params, activation)",
