@@ -95,8 +95,9 @@ def tree_map(fn: Callable, *trees, label: str = "tree", names: Optional[Sequence
         if not is_container(first):
             return fn(lab, *nodes)
         for other, name in zip(nodes[1:], names[1:]):
-            if is_namedtuple(first):
-                same_kind = type(other) is type(first)
+            if is_namedtuple(first):     # the same class, or its copy from another import
+                same_kind = is_namedtuple(other) and other._fields == first._fields and \
+                    type(other).__qualname__ == type(first).__qualname__
             else:
                 same_kind = isinstance(other, dict if isinstance(first, dict) else (list, tuple))
             if not same_kind or len(other) != len(first) or \
