@@ -321,7 +321,10 @@ def build(rc, G):
                 G.case("entries coupled through f, x (2, 3)", coupled, rng.normal(size=(2, 3))),
                 G.case("log-sum-exp, eps=1e-4", exp_norm, rng.normal(size=5), 1e-4),
                 G.case("x of shape (2, 2, 2), eps by keyword", cube_sum, rng.normal(size=(2, 2, 2)), eps=1e-5),
-                G.case("tanh layer, x (1, 3)", tanh_layer, rng.normal(size=(1, 3)))]
+                G.case("tanh layer, x (1, 3)", tanh_layer, rng.normal(size=(1, 3))),
+                # eps=0.1: the central difference of x**3 is 3 x**2 + eps**2, so a step size
+                # other than the eps given is seen (with eps <= 1e-4 it is not)
+                G.case("sum(x**3) with a large step, eps=0.1", cube_sum, rng.normal(size=4), eps=0.1)]
 
     return {
         "rnn_step_backward": G.Spec(reference=step_ref, visible=step_visible, hidden=step_hidden,
