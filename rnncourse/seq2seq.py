@@ -136,7 +136,8 @@ def _cell(chk: ShapeChecker, cell) -> Cell:
 
 
 def _check_params(chk: ShapeChecker, params, c: Cell):
-    if not isinstance(params, Seq2SeqParams):
+    if not isinstance(params, tuple) or \
+            not all(hasattr(params, f) for f in Seq2SeqParams._fields):     # any copy's
         chk.fail(f"params must be Seq2SeqParams (from init_seq2seq), got {type(params).__name__}")
     Ks, H = check_cell_params(chk, params.encoder, c, "params.encoder")
     Dd, Hd = check_cell_params(chk, params.decoder, c, "params.decoder")
@@ -249,7 +250,7 @@ def decoder_step_forward(y_prev, state, enc: Encoded, params: Seq2SeqParams, cel
         chk.fail(f"state must be a tuple of {len(c.state_names)} arrays {c.state_names}, "
                  f"got {type(state).__name__}")
     state = tuple(chk.array(f"state[{i}]", s, "N H") for i, s in enumerate(state))
-    if not isinstance(enc, Encoded):
+    if not isinstance(enc, tuple) or not all(hasattr(enc, f) for f in Encoded._fields):
         chk.fail(f"enc must be the Encoded returned by encode, got {type(enc).__name__}")
     h = chk.array("enc.h", enc.h, "N S H")
     m = att._check_mask(chk, enc.mask, "enc.mask")
