@@ -353,6 +353,16 @@ def build(rc, G):
                               axis=-1)
             return float(-picked.sum() / N), p / N
 
+    # log_p[np.arange(N), y] and dscores[np.arange(N), y] -= 1: the idiom of CS231n's softmax
+    # loss for scores (N, C) (e.g. https://py4u.org/questions/46691293/), wrong for (N, T, K)
+    def sce_arange_rows(scores, y):
+        N = scores.shape[0]
+        log_p = rc.output.log_softmax(scores)
+        loss = -log_p[np.arange(N), y].sum() / N
+        d = np.exp(log_p)
+        d[np.arange(N), y] -= 1.0
+        return float(loss), d / N
+
     sce_mistakes = [
         G.Mistake("averaged over time steps too", "the loss is summed over the T steps and averaged "
                   "over the N sequences only: divide by N, not by N*T.", fn=sce_mean_all),
@@ -372,6 +382,11 @@ def build(rc, G):
         G.Mistake("log-sum-exp without subtracting the maximum", "log(sum(exp(o))) overflows to inf "
                   "for large scores: compute m = o.max(axis=-1, keepdims=True) and "
                   "m + log(sum(exp(o - m))) (same value, no overflow).", fn=sce_unshifted),
+        G.Mistake("[np.arange(N), y] picks the correct classes of (N, K) scores only",
+                  "for scores (N, T, K) and y (N, T) those two index arrays do not pair every (n, t) "
+                  "with its class: use np.take_along_axis(log_p, y[..., None], axis=-1) (and "
+                  "np.put_along_axis for the gradient), which works for any leading shape.",
+                  fn=sce_arange_rows),
     ]
 
     def sce_inputs(rng, lead, K, scale=1.0):

@@ -64,6 +64,11 @@ MISTAKES = [
      "log of a (stable) softmax"),
     ("softmax_cross_entropy", "z = scores - scores.max(axis=-1, keepdims=True)", "z = scores",
      "log-sum-exp without subtracting the maximum"),
+    ("softmax_cross_entropy", "picked = np.take_along_axis(log_p, y[..., None], axis=-1)",
+     "picked = log_p[np.arange(N), y]", "[np.arange(N), y] picks the correct classes"),
+    ("softmax_cross_entropy", "    np.put_along_axis(dscores, y[..., None], np.take_along_axis(dscores, y[..., None], axis=-1) - 1.0, axis=-1)",
+     "    dscores[np.arange(N), y] -= 1.0", "[np.arange(N), y] picks the correct classes"),
+    ("output_forward", "return h @ V.T + b_y", "return V @ h + b_y", "V used without transposing"),
 ]
 PARTIAL = [
     # many-to-one (scores (N, K), y (N,)) is an option of the loss: written for (N, T, K) only
