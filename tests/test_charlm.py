@@ -270,9 +270,11 @@ def test_training_history_and_reproducibility():
     p2, h2 = train_charlm(vocab.encode(text), vocab, hidden=8, steps=12, seq_len=10, batch=4, seed=3,
                           log_every=5)
     np.testing.assert_array_equal(h1.step, [5, 10, 12])
-    np.testing.assert_array_equal(h1.loss, h2.loss)
+    for field in h1._fields:            # no wall-clock time: the same seed, the same history
+        np.testing.assert_array_equal(getattr(h1, field), getattr(h2, field), err_msg=field)
+    assert "seconds" not in h1._fields
     np.testing.assert_allclose(h1.perplexity, np.exp(h1.loss))
-    assert np.all(h1.grad_norm > 0) and np.all(np.diff(h1.seconds) >= 0)
+    assert np.all(h1.grad_norm > 0)
     assert np.all(np.isnan(h1.valid_loss))
     np.testing.assert_array_equal(p1.cell.W, p2.cell.W)
     # continuing from params keeps the shapes and lowers the loss further on average;

@@ -150,9 +150,16 @@ def test_checks_file_builds_sound_specs(a):
     for name, spec in specs.items():
         visible = list(spec.visible())
         hidden = list(spec.hidden(__import__("numpy").random.default_rng(0)))
-        assert visible and len(hidden) >= 3, f"{name}: visible cases and at least 3 hidden cases"
+        # a judged spec (a training run, judged by the loss it reaches): every case is a whole
+        # run, so two hidden ones; its wrong loops are named by the judge, not by Mistakes
+        # (tests/test_grading_train_model.py grades them)
+        judged = spec.judge is not None
+        assert visible and len(hidden) >= (2 if judged else 3), \
+            f"{name}: visible cases and at least {2 if judged else 3} hidden cases"
         assert G.check_function(spec.reference, spec.reference, visible + hidden, name=name,
-                                allow=("rnncourse",)) == len(visible) + len(hidden)
+                                allow=("rnncourse",), judge=spec.judge) == len(visible) + len(hidden)
+        if judged:
+            continue
         assert len(spec.mistakes) >= 3, f"{name}: at least three recognised mistakes"
         for mistake in spec.mistakes:
             if mistake.fn is None:

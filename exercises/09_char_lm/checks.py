@@ -4,7 +4,9 @@
 private copy of rnncourse), visible and hidden test cases, and the common mistakes that the
 feedback recognises.  Only NumPy is imported here; everything else comes through ``rc``/``G``.
 
-Graded: ``charlm_loss`` (vanilla tanh RNN only), ``adam_step`` and ``sample`` (cell "rnn").
+Graded: ``charlm_loss`` (vanilla tanh RNN only), ``adam_step``, ``train_model`` (a training run,
+judged by the held-out loss per character its parameters reach, measured here: below
+:data:`TRAIN_LOSS_BELOW`) and ``sample`` (cell "rnn").
 Students may call the building blocks of earlier assignments (``rnncourse.rnn`` forward and
 backward, ``rnncourse.text``: Vocabulary methods and ``one_hot``), never ``rnncourse.charlm``,
 ``rnncourse.optim`` or ``rnncourse.output``.
@@ -16,13 +18,25 @@ import numpy as np
 POINTS = {
     "charlm_loss": (3, 4),
     "adam_step": (2, 3),
+    "train_model": (2, 2),
     "sample": (3, 4),
 }
+
+#: train_model's cases train on the first TRAIN_CHARS characters of the course's Shakespeare and
+#: pass when the trained model's loss per character on the rest (13,889 characters it never
+#: saw), computed by the grader, is below TRAIN_LOSS_BELOW nats (untrained: log 59 = 4.08; the
+#: course's loop reaches 2.20-2.31 after 150 steps, over 16 seeds, H = 32 or 48, windows of
+#: 16 x 25 or 8 x 50 characters).
+TRAIN_CHARS = 50_000
+TRAIN_LOSS_BELOW = 2.5
 
 
 #: what the student's code may call in rnncourse (the outermost call counts)
 ALLOW = ("rnncourse.rnn.rnn_forward", "rnncourse.rnn.rnn_backward", "rnncourse.rnn.rnn_step_forward",
          "rnncourse.text")
+#: what train_model may call besides: the helpers the notebook imports for the training run
+TRAIN_ALLOW = ALLOW + ("rnncourse.charlm.init_charlm", "rnncourse.corpus.batches",
+                       "rnncourse.clipping.clip_by_global_norm", "rnncourse.optim.adam_init")
 
 
 def build(rc, G):
@@ -42,8 +56,22 @@ def build(rc, G):
         return e / e.sum(axis=axis, keepdims=True)
 
     # ---------------------------------------------------------------- charlm_loss
+    own = {cls.__name__: cls for cls in (CharLMParams, RNNParams, OutputParams, AdamState)}
+
+    def as_rc(tree):
+        """The same containers in the private copy's classes (a notebook builds them with the
+        imported package's: init_charlm and adam_init in train_model)."""
+        cls = own.get(type(tree).__name__)
+        if cls is not None and getattr(type(tree), "_fields", None) == cls._fields:
+            return cls(*(as_rc(v) for v in tree))
+        if isinstance(tree, dict):
+            return {k: as_rc(v) for k, v in tree.items()}
+        if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
+            return type(tree)(as_rc(v) for v in tree)
+        return tree
+
     def loss_ref(params, x_idx, y_idx, cell="rnn", h0=None):
-        return rc.charlm.charlm_loss(params, x_idx, y_idx, cell, h0)
+        return rc.charlm.charlm_loss(as_rc(params), x_idx, y_idx, cell, h0)
 
     def _loss(params, x_idx, y_idx, h0, *, targets=None, divide="N", axis=-1, grad_divide=None,
               last="last", use_h0=True):
@@ -155,7 +183,7 @@ def build(rc, G):
 
     # ---------------------------------------------------------------- adam_step
     def adam_ref(params, grads, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        return rc.optim.adam_step(params, grads, state, lr, betas, eps)
+        return rc.optim.adam_step(as_rc(params), as_rc(grads), as_rc(state), lr, betas, eps)
 
     def _map(fn, *trees):
         first = trees[0]
@@ -251,6 +279,93 @@ def build(rc, G):
                 acase("t=100 (bias corrections near 1), CharLMParams (K=5, H=4)", rng, model(rng, 5, 4),
                       t=100, lr=0.002),
                 acase("first step, a list of arrays", rng, [rng.normal(size=(3, 1)), rng.normal(size=4)])]
+
+    # ---------------------------------------------------------------- train_model
+    text = rc.corpus.load_corpus("shakespeare")
+    encoded = Vocabulary.from_text(text).encode(text)
+    K_text = int(encoded.max()) + 1
+    train_part, held_out = encoded[:TRAIN_CHARS], encoded[TRAIN_CHARS:]
+
+    def train_ref(data, vocab_size, steps=150, hidden=48, batch=16, seq_len=25, lr=0.01, clip=5.0,
+                  seed=1):
+        gen = np.random.default_rng(seed)
+        init = rc.charlm.init_charlm(vocab_size, hidden, gen)
+        params, history = rc.charlm.train_charlm(data, None, steps=steps, seq_len=seq_len,
+                                                 batch=batch, lr=lr, clip=clip, seed=gen,
+                                                 log_every=1, params=init)
+        return params, history.loss
+
+    def train_judge(c, out, ref):
+        """The trained parameters' held-out loss (computed here) and the reported losses."""
+        kw = c.kwargs
+        K, H, steps, T = c.args[1], kw["hidden"], kw["steps"], kw["seq_len"]
+        if not (isinstance(out, tuple) and len(out) == 2):
+            return f"train_model must return a pair (params, losses), got {G.describe(out)}"
+        params, losses = out
+        if not all(getattr(type(p), "_fields", None) == cls._fields for p, cls in
+                   ((params, CharLMParams), (getattr(params, "cell", None), RNNParams),
+                    (getattr(params, "output", None), OutputParams))):
+            return ("params must be CharLMParams(RNNParams(U, W, b), OutputParams(V, b_y)) (what "
+                    f"init_charlm returns, updated by adam_step), got {G.describe(params)}")
+        want = {"U": (H, K), "W": (H, H), "b": (H,), "V": (K, H), "b_y": (K,)}
+        got = dict(zip("UWb", params.cell), V=params.output.V, b_y=params.output.b_y)
+        for name, shape in want.items():
+            if not isinstance(got[name], np.ndarray) or got[name].shape != shape:
+                return (f"params: {name} should be an array of shape {shape} (hidden={H}, "
+                        f"vocab_size={K}), got {G.describe(got[name])}")
+            if not np.isfinite(got[name]).all():
+                return (f"params: {name} holds NaN or inf: training diverged. Clip the gradients "
+                        f"with clip_by_global_norm(grads, clip) before every adam_step.")
+        params = as_rc(params)
+        loss = rc.charlm.evaluate_charlm(params, held_out)
+        ref_loss = rc.charlm.evaluate_charlm(ref[0], held_out)
+        init = rc.charlm.init_charlm(K, H, np.random.default_rng(kw["seed"]))
+        untrained = rc.charlm.evaluate_charlm(init, held_out)
+        losses = np.asarray(losses, dtype=np.float64) if isinstance(losses, (list, tuple, np.ndarray)) \
+            else None
+        said = (f"the loss per character of your trained model on the {held_out.size:,} held-out "
+                f"characters is {loss:.3f} nats (untrained: {untrained:.3f}; the course's loop with "
+                f"these arguments reaches {ref_loss:.3f}); it must be below {TRAIN_LOSS_BELOW}.")
+        if loss >= TRAIN_LOSS_BELOW:
+            first = dict(zip("UWb", init.cell), V=init.output.V, b_y=init.output.b_y)
+            if all(np.array_equal(got[k], first[k]) for k in want):
+                return (said + "\n  Your parameters are the initial ones: keep what adam_step "
+                        "returns, params, state = adam_step(params, grads, state, lr=lr).")
+            if losses is not None and losses.shape == (steps,) and np.isfinite(losses).all() \
+                    and losses[-10:].mean() < loss - 1.0:
+                return (said + f"\n  Your training losses end at {losses[-10:].mean():.3f}, far "
+                        "below that: the model learnt the same windows by heart. Make ONE "
+                        "rng = np.random.default_rng(seed) before the loop and draw new windows "
+                        "from it at every step.")
+            return (said + "\n  Follow the recipe: rng = np.random.default_rng(seed), "
+                    "params = init_charlm(vocab_size, hidden, rng), state = adam_init(params), "
+                    "then per step batches(data, batch, seq_len, rng), charlm_loss, "
+                    "clip_by_global_norm(grads, clip), adam_step(..., lr=lr).")
+        if losses is None or losses.shape != (steps,):
+            return (f"losses must hold one loss per step, shape ({steps},), got "
+                    f"{G.describe(out[1])}")
+        reported = float(losses[-10:].mean())
+        if not np.isfinite(losses).all() or abs(reported - loss) > 1.0:
+            per_char = " (charlm_loss sums over the T steps)" if abs(reported / T - loss) < 1.0 else ""
+            return (f"your model trained well ({loss:.3f} nats per character on held-out text), "
+                    f"but your losses are not the loss per character of each step: the last 10 "
+                    f"average {reported:.3f}. Append loss / seq_len of every step{per_char}.")
+        return None
+
+    def tcase(label, data, K, core=False, **kw):
+        kw = {"steps": 150, "hidden": 48, "batch": 16, "seq_len": 25, "lr": 0.01, "clip": 5.0,
+              "seed": 1, **kw}
+        return (G.core if core else G.case)(label, data, K, **kw)
+
+    def train_visible():
+        return [tcase(f"the first {TRAIN_CHARS:,} characters, 150 steps, seed 1", train_part, K_text,
+                      core=True)]
+
+    def train_hidden(rng):
+        return [tcase("another seed, H=32", train_part, K_text, hidden=32,
+                      seed=int(rng.integers(2, 1000))),
+                tcase("another seed, batch=8, seq_len=50", train_part, K_text, batch=8, seq_len=50,
+                      seed=int(rng.integers(2, 1000)))]
 
     # ---------------------------------------------------------------- sample
     def sample_ref(params, vocab, n=200, seed=0, temperature=1.0, prefix="", cell="rnn",
@@ -357,5 +472,7 @@ def build(rc, G):
                               extra=[loss_gradcheck], output_names=("loss", "grads", "h_last")),
         "adam_step": G.Spec(adam_ref, adam_visible, adam_hidden, adam_mistakes, allow=ALLOW,
                             output_names=("new_params", "new_state")),
+        "train_model": G.Spec(train_ref, train_visible, train_hidden, allow=TRAIN_ALLOW,
+                              depends=("charlm_loss", "adam_step"), judge=train_judge),
         "sample": G.Spec(sample_ref, sample_visible, sample_hidden, sample_mistakes, allow=ALLOW),
     }

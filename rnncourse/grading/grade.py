@@ -49,7 +49,8 @@ def grade_cases(student_fn: Callable, reference_fn: Callable, cases, *, name: Op
                 allow: Sequence[str] = (), extra: Sequence[Callable] = (),
                 output_names: Optional[Sequence[str]] = None, time_limit: Optional[float] = None,
                 stop_at_first: bool = False, notes: Optional[List[str]] = None,
-                shared: Optional[str] = None) -> List[CaseResult]:
+                shared: Optional[str] = None,
+                judge: Optional[Callable] = None) -> List[CaseResult]:
     """Run ``student_fn`` on every case (or up to the first failure) and judge each one.
 
     Parameters are those of :func:`check_function`; ``notes`` (a list) collects the warnings the
@@ -80,7 +81,7 @@ def grade_cases(student_fn: Callable, reference_fn: Callable, cases, *, name: Op
     for c, (ref_value, wrong) in zip(cases, expected):
         message = _judge(student_fn, reference_fn, c, ref_value, wrong, name=name, mistakes=mistakes, rtol=rtol,
                          atol=atol, allow=allow, extra=extra, names=names, time_limit=time_limit,
-                         notes=notes, shared=shared)
+                         notes=notes, shared=shared, judge=judge)
         results.append(CaseResult(c.label, float(getattr(c, "weight", 1.0)), message))
         if message is not None and stop_at_first:
             break
@@ -88,7 +89,8 @@ def grade_cases(student_fn: Callable, reference_fn: Callable, cases, *, name: Op
 
 
 def _judge(student_fn, reference_fn, c: Case, ref_value, wrong, *, name, mistakes, rtol, atol, allow, extra,
-           names, time_limit, notes: List[str], shared: Optional[str] = None) -> Optional[str]:
+           names, time_limit, notes: List[str], shared: Optional[str] = None,
+           judge: Optional[Callable] = None) -> Optional[str]:
     """None when the student's function passes case ``c``; else the feedback for it."""
     argn = arg_names(reference_fn, len(c.args))
     out = call_student(student_fn, c, allow, argn, time_limit)
@@ -112,7 +114,15 @@ def _judge(student_fn, reference_fn, c: Case, ref_value, wrong, *, name, mistake
         shown_ref = _named(ref_value, names)
         if isinstance(value, tuple) and len(value) == len(names):
             value = _named(value, names)
-    problem = compare(shown_ref, value, "", rtol, atol)
+    if judge is not None:
+        try:
+            problem = judge(c, out.value, ref_value)
+        except Exception as err:  # noqa: BLE001 - odd output the judge did not expect
+            problem = f"the tests could not use your result: {error_text(err)}"
+        if problem:
+            return f"{header}\n  {problem}"
+    else:
+        problem = compare(shown_ref, value, "", rtol, atol)
     if problem is None:
         for check in extra:
             try:
@@ -131,7 +141,8 @@ def check_function(student_fn: Callable, reference_fn: Callable, cases, *, name:
                    mistakes: Sequence[Mistake] = (), rtol: float = 1e-7, atol: float = 1e-9,
                    allow: Sequence[str] = (), extra: Sequence[Callable] = (),
                    output_names: Optional[Sequence[str]] = None,
-                   time_limit: Optional[float] = None, shared: Optional[str] = None) -> int:
+                   time_limit: Optional[float] = None, shared: Optional[str] = None,
+                   judge: Optional[Callable] = None) -> int:
     """Compare ``student_fn`` with ``reference_fn`` on every case; return the number of cases.
 
     Parameters
@@ -156,7 +167,8 @@ def check_function(student_fn: Callable, reference_fn: Callable, cases, *, name:
     notes: List[str] = []
     results = grade_cases(student_fn, reference_fn, cases, name=name, mistakes=mistakes, rtol=rtol,
                           atol=atol, allow=allow, extra=extra, output_names=output_names,
-                          time_limit=time_limit, stop_at_first=True, notes=notes, shared=shared)
+                          time_limit=time_limit, stop_at_first=True, notes=notes,
+                          shared=shared, judge=judge)
     for r in results:
         if not r.passed:
             raise GradingFailure(r.message)

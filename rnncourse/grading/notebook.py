@@ -91,7 +91,7 @@ def check(name: str, namespace: Dict[str, Any], *, hidden: bool = False, seed: i
     kind = "hidden" if hidden else "visible"
     options = dict(name=name, mistakes=spec.mistakes, rtol=spec.rtol, atol=spec.atol, allow=spec.allow,
                    extra=spec.extra, output_names=spec.output_names, time_limit=time_limit,
-                   shared=spec.shared)
+                   shared=spec.shared, judge=spec.judge)
     using = (f"\n  (graded with the course's {', '.join(substitutes)} in place of yours, which "
              f"{'is' if len(substitutes) == 1 else 'are'} graded on {'its' if len(substitutes) == 1 else 'their'} own)"
              if substitutes else "")

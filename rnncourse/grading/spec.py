@@ -90,6 +90,10 @@ class Spec(NamedTuple):
     depends : graded functions of the same assignment that this one calls (``rnn_forward`` calls
         ``rnn_step_forward``): while it is graded, the notebook's own versions are replaced by
         those functions' references, so that one mistake costs one function's points.
+    judge : ``(case, student_output, reference_output) -> message or None``, for a
+        function whose result is judged by a criterion, not by equality with the
+        reference's (a training run: the loss its parameters reach on held-out text);
+        it replaces the comparison (``extra`` checks still run after it passes).
     """
 
     reference: Callable
@@ -103,6 +107,7 @@ class Spec(NamedTuple):
     output_names: Optional[Sequence[str]] = None
     depends: Sequence[str] = ()
     shared: Optional[str] = None
+    judge: Optional[Callable] = None
 
 
 _COUNTER = itertools.count()
