@@ -28,6 +28,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 #: module name -> what its tests need beyond this Python (the markers above)
 NEEDS = {
+    "test_assignment10": ("nbgrader", "sandbox", "slow"),
     "test_book": ("book", "browser", "server"),
     "test_book_data": ("book", "slow"),
     "test_class_grading": ("nbgrader", "sandbox", "slow"),
