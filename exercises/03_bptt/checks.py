@@ -156,6 +156,21 @@ def build(rc, G):
         dh0 = np.zeros((N, H)) if drop_dh0 else (carry if forward_loop else dnet[0] @ (W.T if W_T else W))
         return SequenceGrads(dx, dh0, RNNParams(dU, dW, db))
 
+    def seq_batch_first_cache(dh, cache):   # x_tm[:, t], h_tm[:, t]: the cache read as batch-first
+        x_tm, h0, h_tm, params, act = cache
+        T, N, H = h_tm.shape
+        dx = np.zeros((N, T, x_tm.shape[2]))
+        dU, dW, db = np.zeros_like(params.U), np.zeros_like(params.W), np.zeros_like(params.b)
+        dh_prev = np.zeros((N, H))
+        for t in range(T - 1, -1, -1):
+            h_before = h0 if t == 0 else h_tm[:, t - 1]
+            g = step_ref(dh[:, t] + dh_prev,
+                         rc.rnn.RNNStepCache(x_tm[:, t], h_before, h_tm[:, t], params, act))
+            dx[:, t] = g.dx
+            dh_prev = g.dh_prev
+            dU, dW, db = dU + g.dparams.U, dW + g.dparams.W, db + g.dparams.b
+        return SequenceGrads(dx, dh_prev, RNNParams(dU, dW, db))
+
     seq_mistakes = [
         G.Mistake("the gradient from the next step is not added", "the state h_t feeds both the output "
                   "at step t and the next step: dL/dh_t = dh[:, t] + (the dh_prev returned by step t+1). "
@@ -191,6 +206,10 @@ def build(rc, G):
         G.Mistake("dU, dW, db overwritten at every step instead of summed", "U, W and b are shared "
                   "by all T steps: accumulate, dU += the step's dU (likewise dW, db), from zeros.",
                   fn=lambda dh, c: seq_variant(dh, c, last_step_only=True)),
+        G.Mistake("the time-major cache indexed as batch-first (x_tm[:, t])", "the cache holds "
+                  "x_tm (T, N, D) and h_tm (T, N, H), time first: step t is x_tm[t] and h_tm[t] "
+                  "(while dh and the returned dx are batch-first: dh[:, t]).",
+                  fn=seq_batch_first_cache),
     ]
 
     def seq_visible():

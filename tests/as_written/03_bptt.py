@@ -57,6 +57,8 @@ MISTAKES = [
      "dx returned time-major"),
     ("rnn_backward", "dU += g.dparams.U\n        dW += g.dparams.W\n        db += g.dparams.b",
      "dU = g.dparams.U\n        dW = g.dparams.W\n        db = g.dparams.b", "overwritten at every step"),
+    ("rnn_backward", "h_tm[t - 1]\n        step = RNNStepCache(x_tm[t], h_before, h_tm[t],",
+     "h_tm[:, t - 1]\n        step = RNNStepCache(x_tm[:, t], h_before, h_tm[:, t],", "indexed as batch-first"),
     # numerical_gradient
     ("numerical_gradient", "f_minus = f(x.copy())\n        x[i] = old ",
      "f_minus = f(x.copy())\n        x[i] = old \n        grad[i] = (f_plus - f(x.copy())) / eps\n        continue ",
