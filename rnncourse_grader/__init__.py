@@ -39,7 +39,8 @@ both to private descriptors and points fd 0 at /dev/null and fds 1 and 2 at its 
     ``"substitute": {global: tree}``: globals the notebook sees instead of its own during this
     call, e.g. the grader's ``rnn_step_forward`` while ``rnn_forward`` is graded).  While it runs, the
     worker may send ``{"op": "callback", "id": int, "args": [tree], "kwargs": {}}`` (a callable
-    argument, encoded as ``{"t": "callable", "id": int}``, was called) and waits for
+    argument, encoded as ``{"t": "callable", "id": int}`` with an id no other call of the
+    session had, was called) and waits for
     ``{"status": "ok", "value": tree}`` or ``{"status": "error", "ename": str, "evalue": str}``.
     Final reply: ``{"status": "ok", "value": tree, "mutated": str|None, "notes": [str]}`` or
     ``{"status": "error", "ename": str, "evalue": str, "frames": [str], "notes": [str]}``

@@ -47,7 +47,7 @@ import io
 import json
 import math
 import re
-from typing import Any, Callable, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, Iterator, NamedTuple, Optional
 
 import numpy as np
 
@@ -164,8 +164,8 @@ def _plain_state(obj, depth: int = 0):
 
 
 class _Encoder:
-    def __init__(self, callables: Optional[Dict[int, Callable]], limits: Limits):
-        self.callables, self.limits = callables, limits
+    def __init__(self, callables: Optional[Dict[int, Callable]], limits: Limits, ids=None):
+        self.callables, self.limits, self.ids = callables, limits, ids
         self.nodes = 0
         self.array_bytes = 0
 
@@ -209,7 +209,7 @@ class _Encoder:
                                            f"{self.limits.depth} levels")
             return self.container(value, depth + 1)
         if callable(value) and self.callables is not None:
-            key = len(self.callables) + 1
+            key = next(self.ids) if self.ids is not None else len(self.callables) + 1
             while key in self.callables:
                 key += 1
             self.callables[key] = value
@@ -248,7 +248,7 @@ def _course_name(cls) -> str:
 
 
 def encode(value: Any, callables: Optional[Dict[int, Callable]] = None,
-           limits: Limits = Limits()) -> dict:
+           limits: Limits = Limits(), ids: Optional[Iterator[int]] = None) -> dict:
     """The tree of ``value``.
 
     Parameters
@@ -259,6 +259,9 @@ def encode(value: Any, callables: Optional[Dict[int, Callable]] = None,
     callables : dict or None
         If given, each callable found in ``value`` is stored in it under a new integer id and
         encoded as ``{"t": "callable", "id": id}``; if None, callables are ``unsupported``.
+    ids : iterator of int or None
+        Where the new ids come from (a session's counter, so that no id is ever used for two
+        calls); default: the smallest free one from 1.
     limits : Limits
         ``nodes`` and ``array_bytes`` bound the tree.
 
@@ -272,7 +275,7 @@ def encode(value: Any, callables: Optional[Dict[int, Callable]] = None,
     CodecError
         The value has more than ``limits.nodes`` parts or ``limits.array_bytes`` of arrays.
     """
-    return _Encoder(callables, limits)(value)
+    return _Encoder(callables, limits, ids)(value)
 
 
 # ---------------------------------------------------------------------------- decoding

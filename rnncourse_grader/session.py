@@ -10,6 +10,7 @@ killing it (``replay``), so one bad cell costs that cell only.
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import os
 import select
@@ -57,6 +58,7 @@ class Session:
         self.stderr_tail: collections.deque = collections.deque(maxlen=64)
         self._scratch: Optional[str] = None
         self.given_up = False
+        self._callable_ids = itertools.count(1)    # ids of the functions passed, never reused
 
     # ------------------------------------------------------------------ process
     def _argv(self):
@@ -226,18 +228,25 @@ class Session:
         ``substitute``: ``{global name: function}`` the notebook sees during this call instead of
         its own (served from here too).
         """
+        # this call's functions, under ids no other call of this session ever had: a proxy the
+        # notebook kept from an earlier call names an id served by nobody (even if it gets
+        # past the worker's own check), so it gains nothing later
         callables: Dict[int, Callable] = {}
+        ids = self._callable_ids
         payload = {"op": "call", "name": name,
-                   "args": [codec.encode(a, callables) for a in args],
-                   "kwargs": {k: codec.encode(v, callables) for k, v in kwargs.items()},
+                   "args": [codec.encode(a, callables, ids=ids) for a in args],
+                   "kwargs": {k: codec.encode(v, callables, ids=ids) for k, v in kwargs.items()},
                    "time_limit": self.limits.call_seconds}
         if substitute:
-            payload["substitute"] = {k: codec.encode(v, callables) for k, v in substitute.items()}
+            payload["substitute"] = {k: codec.encode(v, callables, ids=ids)
+                                     for k, v in substitute.items()}
 
         def serve(msg):
             fn = callables.get(msg.get("id"))
             if fn is None:
-                return {"status": "error", "ename": "ProtocolError", "evalue": "unknown callable"}
+                return {"status": "error", "ename": "ProtocolError",
+                        "evalue": "unknown callable: a function the grader passed works only "
+                                  "during the call it was passed to"}
             try:
                 a = [codec.decode(t) for t in msg.get("args") or []]
                 k = {str(key): codec.decode(t) for key, t in (msg.get("kwargs") or {}).items()}

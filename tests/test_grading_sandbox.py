@@ -336,3 +336,65 @@ def test_inside_the_sandbox(tmp_path):
     assert out["own"] == "my own file"
     assert out["root"] in ("OSError", "PermissionError", "FileNotFoundError")
     assert (sub / "mine.txt").read_text() == "my own file"
+
+
+# ----------------------------------------------------------------------------- stashed proxies
+STASH = """
+    import builtins
+    def rnn_backward(x):
+        # graded with the grader's rnn_step_backward in place of the notebook's: keep it
+        builtins._kept = rnn_step_backward
+        return rnn_step_backward(x)
+
+    def later(x):
+        # another function's grading: call the kept proxy for a reference answer
+        try:
+            return ("answer", builtins._kept(x))
+        except Exception as e:
+            return ("refused", type(e).__name__, str(e))
+
+    def forged(x):
+        # past the worker's own check: find the Worker in the proxy's closure, put its call
+        # counter back, and call again
+        cb = builtins._kept.__closure__[0].cell_contents
+        cells = dict(zip(cb.__code__.co_freevars, cb.__closure__))
+        worker, serial = cells["self"].cell_contents, cells["serial"].cell_contents
+        saved, worker.serial = worker.serial, serial
+        try:
+            return ("answer", builtins._kept(x))
+        except Exception as e:
+            return ("refused", type(e).__name__, str(e))
+        finally:
+            worker.serial = saved
+    """
+
+
+def test_a_kept_substitute_dies_with_its_call(tmp_path):
+    """A dependent function graded with a reference served as a callback keeps the proxy and
+    calls it later, plainly or after resetting the worker's counter: refused both times, and
+    the grader's function is never called outside the call it was passed to."""
+    from rnncourse_grader import sandbox, student_view
+    from rnncourse_grader.session import Session
+    view = student_view.view_for_assignment(os.path.join(REPO, "solutions"), "03_bptt",
+                                            str(tmp_path / "views"))
+    calls = []
+
+    def reference(x):                  # stands for the grader's rnn_step_backward
+        calls.append(x)
+        return 10 * x
+
+    def other(x):                      # what a later call legitimately gets
+        return -1
+
+    with Session(view, None, sandbox.Limits()) as s:
+        assert s.run_cell(textwrap.dedent(STASH))["status"] == "ok"
+        first = s.call("rnn_backward", [3], {}, substitute={"rnn_step_backward": reference})
+        assert first["status"] == "ok" and first["value"] == {"t": "int", "v": 30}, first
+        plain = s.call("later", [4], {})
+        forged = s.call("forged", [5], {}, substitute={"helper": other})
+    from rnncourse_grader import codec
+    plain, forged = codec.decode(plain["value"]), codec.decode(forged["value"])
+    assert plain[0] == "refused" and "only be used during the call" in plain[2], plain
+    assert forged[0] == "refused" and "works only during the call it was passed to" in forged[2], \
+        forged
+    assert calls == [3]                # the reference ran for its own call only
