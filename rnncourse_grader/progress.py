@@ -80,8 +80,10 @@ class Progress:
 
 
 def summary_table(gb, jobs, summary: dict) -> str:
-    """Per assignment: graded, failed, not graded, unchanged, and the mean score of the
-    submissions that have grades (graded now or before) over the maximum."""
+    """Per assignment: graded, failed, not graded, unchanged, how many of the submissions that
+    have grades (graded now or before) still have answers to grade by hand (nbgrader's
+    ``needs_manual_grade``: 0 once they are graded in formgrader), and their mean score (hand
+    grades given included) over the maximum."""
     from nbgrader.api import MissingEntry
     names = sorted({a for a, _ in jobs} | {a for a, *_ in summary["failed"]})
     count = {key: {a: 0 for a in names} for key in ("graded", "failed", "not_graded", "unchanged")}
@@ -89,10 +91,10 @@ def summary_table(gb, jobs, summary: dict) -> str:
         for item in summary[key]:
             count[key][item[0]] += 1
     width = max([len("assignment")] + [len(a) for a in names])
-    rows = [f"{'assignment':<{width}}  graded  failed  not graded  unchanged  mean score"]
+    rows = [f"{'assignment':<{width}}  graded  failed  not graded  unchanged  by hand  mean score"]
     have = set(map(tuple, summary["graded"])) | set(map(tuple, summary["unchanged"]))
     for a in names:
-        scores, maximum = [], None
+        scores, maximum, by_hand = [], None, 0
         try:
             subs = gb.find_assignment(a).submissions
         except MissingEntry:
@@ -101,8 +103,10 @@ def summary_table(gb, jobs, summary: dict) -> str:
             if (a, sub.student_id) in have:
                 scores.append(sub.score)
                 maximum = sub.max_score
+                by_hand += bool(sub.needs_manual_grade)
         mean = f"{sum(scores) / len(scores):.1f} / {maximum:g}" if scores else "-"
         rows.append(f"{a:<{width}}  {count['graded'][a]:>6}  {count['failed'][a]:>6}  "
-                    f"{count['not_graded'][a]:>10}  {count['unchanged'][a]:>9}  {mean:>10}")
+                    f"{count['not_graded'][a]:>10}  {count['unchanged'][a]:>9}  {by_hand:>7}  "
+                    f"{mean:>10}")
     gb.db.commit()
     return "\n".join(rows)
