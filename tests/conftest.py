@@ -34,6 +34,7 @@ NEEDS = {
     "test_class_grading": ("nbgrader", "sandbox", "slow"),
     "test_grade_on_submit": ("nbgrader", "sandbox", "slow"),
     "test_grader_harness": ("nbgrader", "sandbox"),
+    "test_grader_summary": ("nbgrader",),
     "test_grader_train_model": ("nbgrader", "sandbox"),
     "test_grading_cluster": ("nbgrader", "sandbox", "server", "slow"),
     "test_grading_points_gradebook": ("nbgrader", "sandbox"),
