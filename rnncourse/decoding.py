@@ -1,4 +1,4 @@
-r"""Decoding a trained encoder-decoder: greedy search, beam search, exact-match accuracy.
+r"""Decoding a trained encoder-decoder: greedy search, beam search, exact match.
 
 Both searches are deterministic (no sampling; ties go to the lowest index).
 Every hypothesis starts from EOS (the start symbol, see
@@ -30,8 +30,8 @@ import numpy as np
 
 from ._validation import ShapeChecker
 from .output import log_softmax
-from .seq2seq import Encoded, Seq2SeqParams, _cell, _check_params, _check_src, _decoder_step, \
-    _encode
+from .seq2seq import (Encoded, Seq2SeqParams, _cell, _check_params, _check_src,
+                      _decoder_step, _encode)
 
 
 class Hypothesis(NamedTuple):
@@ -49,14 +49,16 @@ def _prepare(func: str, params, src, src_mask, cell, eos, max_len):
     c = _cell(chk, cell)
     Ks, K, H = _check_params(chk, params, c)
     src, m = _check_src(chk, src, src_mask, Ks)
-    if isinstance(eos, bool) or not isinstance(eos, (int, np.integer)) or not 0 <= eos < K:
+    if isinstance(eos, bool) or not isinstance(eos, (int, np.integer)) or \
+            not 0 <= eos < K:
         chk.fail(f"eos must be a target index in [0, {K}), got {eos!r}")
     max_len = chk.positive_int("max_len", max_len)
     enc, _ = _encode(params, src, m, c, Ks, H)
     return chk, c, K, enc, int(eos), max_len
 
 
-def greedy_decode(params: Seq2SeqParams, src, src_mask, eos: int, max_len: int, cell="gru"):
+def greedy_decode(params: Seq2SeqParams, src, src_mask, eos: int, max_len: int,
+                  cell="gru"):
     """The most probable symbol at every step, for a whole batch.
 
     Parameters
@@ -71,8 +73,8 @@ def greedy_decode(params: Seq2SeqParams, src, src_mask, eos: int, max_len: int, 
     lengths : (N,) int, symbols up to and including the first EOS (or max_len).
     alphas : (N, max_len, S) attention weights, or None without attention.
     """
-    chk, c, K, enc, eos, max_len = _prepare("greedy_decode", params, src, src_mask, cell, eos,
-                                            max_len)
+    chk, c, K, enc, eos, max_len = _prepare("greedy_decode", params, src, src_mask,
+                                            cell, eos, max_len)
     N, S = enc.mask.shape
     tokens = np.full((N, max_len), eos, dtype=np.int64)
     alphas = np.zeros((N, max_len, S)) if params.attention is not None else None
@@ -113,11 +115,12 @@ def beam_search(params: Seq2SeqParams, src, eos: int, max_len: int, beam_width: 
     src = chk.array("src", src, "S", dtype="int")
     k = chk.positive_int("beam_width", beam_width)
     n_best = chk.positive_int("n_best", n_best)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
+    number = (int, float, np.integer, np.floating)
+    if isinstance(alpha, bool) or not isinstance(alpha, number) \
             or not np.isfinite(alpha) or alpha < 0:
         chk.fail(f"alpha must be a finite number >= 0, got {alpha!r}")
-    chk, c, K, enc1, eos, max_len = _prepare("beam_search", params, src[None, :], None, cell,
-                                             eos, max_len)
+    chk, c, K, enc1, eos, max_len = _prepare("beam_search", params, src[None, :], None,
+                                             cell, eos, max_len)
     live_tokens: List[list] = [[]]
     live_alphas: List[list] = [[]]
     live_logp = np.zeros(1)
@@ -126,8 +129,8 @@ def beam_search(params: Seq2SeqParams, src, eos: int, max_len: int, beam_width: 
     for t in range(max_len):
         B = len(live_tokens)
         rep = np.zeros(B, dtype=np.int64)
-        enc = Encoded(enc1.h[rep], None if enc1.keys is None else enc1.keys[rep], enc1.mask[rep],
-                      None)
+        keys = None if enc1.keys is None else enc1.keys[rep]
+        enc = Encoded(enc1.h[rep], keys, enc1.mask[rep], None)
         y_prev = np.array([tk[-1] if tk else eos for tk in live_tokens], dtype=np.int64)
         scores, new_state, alpha_t, _ = _decoder_step(y_prev, state, enc, params, c, K)
         total = (live_logp[:, None] + log_softmax(scores)).ravel()
@@ -139,8 +142,9 @@ def beam_search(params: Seq2SeqParams, src, eos: int, max_len: int, beam_width: 
             als = live_alphas[b] + ([] if alpha_t is None else [alpha_t[b]])
             if tok == eos or t == max_len - 1:
                 L = len(toks)
-                finished.append(Hypothesis(np.array(toks, dtype=np.int64), float(total[idx]),
-                                           float(total[idx]) / L ** alpha,
+                lp = float(total[idx])
+                finished.append(Hypothesis(np.array(toks, dtype=np.int64), lp,
+                                           lp / L ** alpha,
                                            np.array(als) if als else None))
             else:
                 keep_b.append(b)
@@ -151,13 +155,13 @@ def beam_search(params: Seq2SeqParams, src, eos: int, max_len: int, beam_width: 
             break
         live_tokens, live_alphas, live_logp = keep_tok, keep_al, np.array(keep_lp)
         state = tuple(s[np.array(keep_b)] for s in new_state)
-    finished.sort(key=lambda h: -h.score)                # stable: earlier (more probable) first
+    finished.sort(key=lambda h: -h.score)     # stable: earlier (more probable) first
     return finished[:n_best]
 
 
 def exact_match(params: Seq2SeqParams, batch, cell="gru", eos: int = 0,
                 beam_width: int = 1, alpha: float = 0.0) -> float:
-    """Fraction of the batch's sequences decoded exactly (every symbol and the final EOS).
+    """Fraction of the batch's sequences decoded exactly (every symbol, the final EOS).
 
     batch : :class:`~rnncourse.seqpairs.Seq2SeqBatch`; decoding stops at ``T``
     symbols (the batch's longest target + EOS).  ``beam_width = 1``: greedy
@@ -167,14 +171,16 @@ def exact_match(params: Seq2SeqParams, batch, cell="gru", eos: int = 0,
     lens = batch.y_mask.sum(axis=1)
     correct = 0
     if beam_width == 1:
-        tokens, lengths, _ = greedy_decode(params, batch.src, batch.src_mask, eos, T, cell)
+        tokens, lengths, _ = greedy_decode(params, batch.src, batch.src_mask, eos, T,
+                                           cell)
         for n in range(len(lens)):
             L = int(lens[n])
-            correct += int(lengths[n] == L and np.array_equal(tokens[n, :L], batch.y_out[n, :L]))
+            same = np.array_equal(tokens[n, :L], batch.y_out[n, :L])
+            correct += int(lengths[n] == L and same)
     else:
         for n in range(len(lens)):
             L = int(lens[n])
-            best = beam_search(params, batch.src[n, batch.src_mask[n]], eos, T, beam_width,
-                               alpha, cell)[0]
+            best = beam_search(params, batch.src[n, batch.src_mask[n]], eos, T,
+                               beam_width, alpha, cell)[0]
             correct += int(np.array_equal(best.tokens, batch.y_out[n, :L]))
     return correct / len(lens)

@@ -1,4 +1,4 @@
-r"""An encoder-decoder (sequence-to-sequence) model over any registered cell, with attention.
+r"""An encoder-decoder (sequence-to-sequence) model over any registered cell.
 
 The model (Sutskever, Vinyals & Le 2014; Cho et al. 2014; attention as in
 Bahdanau, Cho & Bengio 2015)::
@@ -7,7 +7,7 @@ Bahdanau, Cho & Bengio 2015)::
     decoder:  s_0 = h_S                                     the encoder's final state
               c_t = attention(s_{t-1}, h_1..h_S)            (attention models only)
               s_t = cell_dec([onehot(y_{t-1}); c_t], s_{t-1})
-              o_t = V [s_t; c_t] + b_y                      scores over the target symbols
+              o_t = V [s_t; c_t] + b_y                      target scores
 
 Where the context enters: as in Bahdanau et al., ``c_t`` is computed from the
 *previous* decoder state and fed to the cell's input; as in Luong, Pham &
@@ -36,9 +36,7 @@ import numpy as np
 from . import attention as att
 from ._validation import ShapeChecker, as_rng
 from .cells import Cell, check_cell_params, get_cell
-from .clipping import clip_by_global_norm
 from .initializers import init_output_params
-from .optim import adam_init, adam_step
 from .output import OutputParams, softmax_cross_entropy
 from .tree import tree_map
 
@@ -63,7 +61,7 @@ class Encoded(NamedTuple):
 
 
 class DecoderStepCache(NamedTuple):
-    """The cell's and the attention's caches, the output layer's input o (N, H [+ H])."""
+    """The cell's and attention's caches; o (N, H [+ H]), the output layer's input."""
 
     cell_cache: Any
     attention_cache: Optional[att.AttentionStepCache]
@@ -99,18 +97,15 @@ class Seq2SeqGrads(NamedTuple):
     dparams: Seq2SeqParams                      # a Seq2SeqParams of gradients
 
 
-class Seq2SeqHistory(NamedTuple):
-    losses: List[float]                         # loss per target symbol at every step
-
-
 def _add(a, b):                     # a + b leaf by leaf; a None: nothing summed yet
     return b if a is None else tree_map(lambda _l, x, y: None if x is None else
                                         (x if y is None else x + y), a, b)
 
 
 def init_seq2seq(src_size: int, tgt_size: int, hidden: int, rng, cell="gru",
-                 attention: bool = True, attention_size: Optional[int] = None) -> Seq2SeqParams:
-    """Initial parameters: each part with its usual recipe (the cell's ``init``, Xavier).
+                 attention: bool = True,
+                 attention_size: Optional[int] = None) -> Seq2SeqParams:
+    """Initial parameters, each part by its usual recipe (the cell's ``init``, Xavier).
 
     src_size, tgt_size : Ks and K; hidden : H; rng : int seed or Generator;
     attention_size : A (default H).  The decoder cell's input has K + H
@@ -119,13 +114,15 @@ def init_seq2seq(src_size: int, tgt_size: int, hidden: int, rng, cell="gru",
     chk = ShapeChecker("init_seq2seq")
     Ks, K, H = (chk.positive_int(n, v) for n, v in
                 (("src_size", src_size), ("tgt_size", tgt_size), ("hidden", hidden)))
-    A = H if attention_size is None else chk.positive_int("attention_size", attention_size)
+    A = H if attention_size is None else \
+        chk.positive_int("attention_size", attention_size)
     c = _cell(chk, cell)
     g = as_rng(rng, "init_seq2seq")
     enc = c.init(Ks, H, g)
     dec = c.init(K + (H if attention else 0), H, g)
     a = att.init_attention_params(H, H, A, g) if attention else None
-    return Seq2SeqParams(enc, dec, a, init_output_params(H * (2 if attention else 1), K, g))
+    out = init_output_params(H * (2 if attention else 1), K, g)
+    return Seq2SeqParams(enc, dec, a, out)
 
 
 def _cell(chk: ShapeChecker, cell) -> Cell:
@@ -138,29 +135,33 @@ def _cell(chk: ShapeChecker, cell) -> Cell:
 def _check_params(chk: ShapeChecker, params, c: Cell):
     if not isinstance(params, tuple) or \
             not all(hasattr(params, f) for f in Seq2SeqParams._fields):     # any copy's
-        chk.fail(f"params must be Seq2SeqParams (from init_seq2seq), got {type(params).__name__}")
+        chk.fail(f"params must be Seq2SeqParams (from init_seq2seq), "
+                 f"got {type(params).__name__}")
     Ks, H = check_cell_params(chk, params.encoder, c, "params.encoder")
     Dd, Hd = check_cell_params(chk, params.decoder, c, "params.decoder")
     if Hd != H:
-        chk.fail(f"params.decoder must have the encoder's hidden size H = {H}, got {Hd}")
+        chk.fail(f"params.decoder must have the encoder's hidden size {H}, got {Hd}")
     sub = ShapeChecker(chk.func, H=H)
     V = sub.array("params.output.V", params.output.V, "K Ho")
     sub.array("params.output.b_y", params.output.b_y, "K")
     K, Ho = V.shape
     has_att = params.attention is not None
     if has_att:
-        att._check_params(ShapeChecker(chk.func, Hd=H, He=H), params.attention, "params.attention")
+        att._check_params(ShapeChecker(chk.func, Hd=H, He=H), params.attention,
+                          "params.attention")
     want_D, want_Ho = K + (H if has_att else 0), H * (2 if has_att else 1)
     if Dd != want_D or Ho != want_Ho:
-        chk.fail(f"params.decoder.U must have {want_D} columns and params.output.V {want_Ho} "
-                 f"(K = {K}, H = {H}, attention {'on' if has_att else 'off'}), got {Dd} and {Ho}")
+        on = "on" if has_att else "off"
+        chk.fail(f"params.decoder.U must have {want_D} columns and params.output.V "
+                 f"{want_Ho} (K = {K}, H = {H}, attention {on}), got {Dd} and {Ho}")
     return Ks, K, H
 
 
 def _check_src(chk: ShapeChecker, src, src_mask, Ks: int):
     src = chk.array("src", src, "N S", dtype="int")
     if src.size and (src.min() < 0 or src.max() >= Ks):
-        chk.fail(f"src must hold indices in [0, {Ks}), got values in [{src.min()}, {src.max()}]")
+        chk.fail(f"src must hold indices in [0, {Ks}), got values in "
+                 f"[{src.min()}, {src.max()}]")
     if src_mask is None:
         return src, np.ones(src.shape, dtype=bool)
     return src, att._check_mask(chk, src_mask, "src_mask")
@@ -169,7 +170,7 @@ def _check_src(chk: ShapeChecker, src, src_mask, Ks: int):
 def encode(params: Seq2SeqParams, src, src_mask, cell="gru"):
     """Run the encoder (and the attention keys, computed once per sequence).
 
-    Returns ``(Encoded(h (N, S, H), keys (N, S, A) or None, mask (N, S), state), cache)``.
+    Returns ``(Encoded(h, keys or None, mask, state), cache)`` (see :class:`Encoded`).
     """
     chk = ShapeChecker("encode")
     c = _cell(chk, cell)
@@ -200,7 +201,8 @@ def _decoder_step(y_prev, state, enc: Encoded, params: Seq2SeqParams, c: Cell, K
     acache, alpha, ctx = None, None, None
     if params.attention is not None:
         a = params.attention
-        ctx, alpha, acache = att._step_forward(state[0], enc.h, enc.keys, enc.mask, a.W_a, a.v)
+        ctx, alpha, acache = att._step_forward(state[0], enc.h, enc.keys, enc.mask,
+                                               a.W_a, a.v)
         x = np.concatenate([x, ctx], axis=1)
     h, new_state, ccache = c.step_forward(x, state, params.decoder)
     o = h if ctx is None else np.concatenate([h, ctx], axis=1)
@@ -224,13 +226,14 @@ def _decoder_step_back(dscores, dstate, cache: DecoderStepCache):
     return DecoderStepGrads(dprev, dh, dkeys, Seq2SeqParams(None, dcell, datt, dout))
 
 
-def decoder_step_forward(y_prev, state, enc: Encoded, params: Seq2SeqParams, cell="gru"):
+def decoder_step_forward(y_prev, state, enc: Encoded, params: Seq2SeqParams,
+                         cell="gru"):
     """One decoder step: attention (if any), the cell, the output layer.
 
     Parameters
     ----------
     y_prev : (N,) int, the previous target symbol (EOS at the first step).
-    state : tuple of (N, H) arrays, the decoder's previous state (``enc.state`` at first).
+    state : tuple of (N, H) arrays, the decoder's previous state (first ``enc.state``).
     enc : Encoded from :func:`encode` (h (N, S, H), keys (N, S, A), mask (N, S)).
     params : Seq2SeqParams.  cell : name or Cell.
 
@@ -247,11 +250,13 @@ def decoder_step_forward(y_prev, state, enc: Encoded, params: Seq2SeqParams, cel
         chk.fail(f"y_prev must hold indices in [0, {K}), got values in "
                  f"[{y_prev.min()}, {y_prev.max()}]")
     if not isinstance(state, (tuple, list)) or len(state) != len(c.state_names):
-        chk.fail(f"state must be a tuple of {len(c.state_names)} arrays {c.state_names}, "
+        chk.fail(f"state must be a tuple of {len(c.state_names)} arrays "
+                 f"{c.state_names}, "
                  f"got {type(state).__name__}")
     state = tuple(chk.array(f"state[{i}]", s, "N H") for i, s in enumerate(state))
     if not isinstance(enc, tuple) or not all(hasattr(enc, f) for f in Encoded._fields):
-        chk.fail(f"enc must be the Encoded returned by encode, got {type(enc).__name__}")
+        chk.fail(f"enc must be the Encoded that encode returns, "
+                 f"got {type(enc).__name__}")
     h = chk.array("enc.h", enc.h, "N S H")
     m = att._check_mask(chk, enc.mask, "enc.mask")
     keys = None
@@ -270,10 +275,12 @@ def decoder_step_backward(dscores, dstate, cache: DecoderStepCache) -> DecoderSt
     chk = ShapeChecker("decoder_step_backward")
     chk.cache("cache", cache, DecoderStepCache)
     N, H = cache.o.shape[0], cache.params.decoder.W.shape[1]
-    chk = ShapeChecker("decoder_step_backward", N=N, H=H, K=cache.params.output.V.shape[0])
+    chk = ShapeChecker("decoder_step_backward", N=N, H=H,
+                       K=cache.params.output.V.shape[0])
     dscores = chk.array("dscores", dscores, "N K")
-    if not isinstance(dstate, (tuple, list)) or len(dstate) != len(cache.cell.state_names):
-        chk.fail(f"dstate must be a tuple of {len(cache.cell.state_names)} arrays "
+    n_state = len(cache.cell.state_names)
+    if not isinstance(dstate, (tuple, list)) or len(dstate) != n_state:
+        chk.fail(f"dstate must be a tuple of {n_state} arrays "
                  f"{cache.cell.state_names}, got {type(dstate).__name__}")
     dstate = tuple(chk.array(f"dstate[{i}]", s, "N H") for i, s in enumerate(dstate))
     return _decoder_step_back(dscores, dstate, cache)
@@ -299,14 +306,16 @@ def seq2seq_forward(params: Seq2SeqParams, src, src_mask, y_in, cell="gru"):
     src, m = _check_src(chk, src, src_mask, Ks)
     y_in = chk.array("y_in", y_in, "N T", dtype="int")
     if y_in.size and (y_in.min() < 0 or y_in.max() >= K):
-        chk.fail(f"y_in must hold indices in [0, {K}), got values in [{y_in.min()}, {y_in.max()}]")
+        chk.fail(f"y_in must hold indices in [0, {K}), got values in "
+                 f"[{y_in.min()}, {y_in.max()}]")
     enc, (enc_caches, kcache) = _encode(params, src, m, c, Ks, H)
     N, T = y_in.shape
     scores = np.zeros((N, T, K))
     alphas = np.zeros((N, T, src.shape[1])) if params.attention is not None else None
     state, dec_caches = enc.state, []
     for t in range(T):
-        scores[:, t], state, alpha, cache = _decoder_step(y_in[:, t], state, enc, params, c, K)
+        scores[:, t], state, alpha, cache = _decoder_step(y_in[:, t], state, enc,
+                                                          params, c, K)
         if alphas is not None:
             alphas[:, t] = alpha
         dec_caches.append(cache)
@@ -327,7 +336,7 @@ def seq2seq_backward(dscores, cache: Seq2SeqCache) -> Seq2SeqGrads:
     H = p.output.V.shape[1] // (2 if p.attention is not None else 1)
     dstate = tuple(np.zeros((N, H)) for _ in c.state_names)
     dh_enc = np.zeros((N, S, H))
-    dkeys = np.zeros((N, S, p.attention.v.shape[0])) if p.attention is not None else None
+    dkeys = None if p.attention is None else np.zeros((N, S, p.attention.v.shape[0]))
     dsum = None
     for t in reversed(range(T)):
         g = _decoder_step_back(dscores[:, t], dstate, cache.dec_caches[t])
@@ -335,7 +344,7 @@ def seq2seq_backward(dscores, cache: Seq2SeqCache) -> Seq2SeqGrads:
         if g.dh is not None:
             dh_enc += g.dh
             dkeys += g.dkeys
-    datt = None                                   # the keys' gradients, summed over the steps:
+    datt = None                         # the keys' gradients, summed over the steps:
     if p.attention is not None:
         k = att.attention_keys_backward(dkeys, cache.keys_cache)
         dh_enc += k.dh
@@ -352,7 +361,7 @@ def seq2seq_backward(dscores, cache: Seq2SeqCache) -> Seq2SeqGrads:
 
 
 def seq2seq_loss(params: Seq2SeqParams, batch, cell="gru"):
-    """Teacher-forced cross-entropy of a :class:`~rnncourse.seqpairs.Seq2SeqBatch` and its gradient.
+    """Teacher-forced cross-entropy of a :class:`~.seqpairs.Seq2SeqBatch`; its gradient.
 
     Returns
     -------
@@ -365,36 +374,5 @@ def seq2seq_loss(params: Seq2SeqParams, batch, cell="gru"):
     return loss, seq2seq_backward(dscores, cache).dparams
 
 
-def train_seq2seq(params: Seq2SeqParams, batch_fn, steps: int, cell="gru", lr: float = 1e-2,
-                  clip: float = 5.0, seed=0, log=None):
-    """Train with Adam on fresh batches, clipping the gradient's global norm.
-
-    Parameters
-    ----------
-    params : initial Seq2SeqParams.
-    batch_fn : ``batch_fn(rng) -> Seq2SeqBatch``, called once per step with the
-        Generator made from ``seed``, e.g. ``lambda g: encode_pairs(*date_pairs(64, g), sv, tv)``.
-    steps : number of updates.  lr : Adam's learning rate.  clip : max global norm.
-    seed : int or Generator.  log : optional ``log(step, loss_per_symbol)`` callback.
-
-    Returns
-    -------
-    params : the trained Seq2SeqParams.
-    history : Seq2SeqHistory(losses), the loss per target symbol at each step.
-    """
-    chk = ShapeChecker("train_seq2seq")
-    steps = chk.positive_int("steps", steps)
-    c = _cell(chk, cell)
-    g = as_rng(seed, "train_seq2seq")
-    state = adam_init(params)
-    losses: List[float] = []
-    for step in range(steps):
-        batch = batch_fn(g)
-        loss, grads = seq2seq_loss(params, batch, c)
-        grads, _norm = clip_by_global_norm(grads, clip)
-        params, state = adam_step(params, grads, state, lr)
-        per_symbol = loss * batch.y_mask.shape[0] / max(1, int(batch.y_mask.sum()))
-        losses.append(per_symbol)
-        if log is not None:
-            log(step, per_symbol)
-    return params, Seq2SeqHistory(losses)
+# the training loop, in its own module; imported last, as it uses the definitions above
+from .seq2seq_train import Seq2SeqHistory, train_seq2seq  # noqa: E402,F401
