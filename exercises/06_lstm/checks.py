@@ -110,7 +110,8 @@ def build(rc, G):
         return rc.lstm.lstm_step_backward(dh_next, dc_next, cache)
 
     def _bwd(dh, dc_next, cache, *, keep_f=True, use_dc_next=True, use_dh=True, dtanh_c=True,
-             g_deriv="tanh", do_from="tanh_c", peep_to_dc=True, order="ifgo", peepholes=True):
+             g_deriv="tanh", do_from="tanh_c", peep_to_dc=True, order="ifgo", peepholes=True,
+             dP_none=False):
         x, h_prev, c_prev, i, f, g, o, c_next, tanh_c, params = cache
         U, W, _, P = params
         H = h_prev.shape[1]
@@ -129,7 +130,7 @@ def build(rc, G):
         da = np.concatenate([blocks[k] for k in order], axis=1)
         dP = None
         if P is not None and not peepholes:            # the peepholes forgotten altogether
-            dP = np.zeros_like(P)
+            dP = None if dP_none else np.zeros_like(P)
         elif P is not None:
             dai, daf, dao = da[:, :H], da[:, H:2 * H], da[:, 3 * H:]
             if peep_to_dc:
@@ -162,6 +163,10 @@ def build(rc, G):
         G.Mistake("the peepholes are ignored", "with P, a_i, a_f and a_o also get P * c_prev: dP[k] = "
                   "sum over the batch of da_k * c_prev, and c_prev gets da_i * P[0] + da_f * P[1] + "
                   "da_o * P[2] on top of dc * f.", fn=lambda dh, dc, c: _bwd(dh, dc, c, peepholes=False)),
+        # the same, written from the peephole-free backward pass: dP stays None
+        G.Mistake("dP is None although params.P is given", "with peepholes P (3, H), return dP (3, H): "
+                  "dP[k] = (da_k * c_prev).sum(axis=0) for k = i, f, o, and add da_i * P[0] + da_f * P[1] + "
+                  "da_o * P[2] to dc_prev.", fn=lambda dh, dc, c: _bwd(dh, dc, c, peepholes=False, dP_none=True)),
         G.Mistake("dc_next=None is not handled", "None means no gradient from the next step: "
                   "treat it as zeros (e.g. `if dc_next is None: dc_next = np.zeros_like(dh_next)`).",
                   error=r"NoneType"),
@@ -214,7 +219,7 @@ def build(rc, G):
         return h, cache.c                              # the cell states: (N, T, H)
 
     def _loop(x, h0, params, *, c0=None, carry_c=True, carry_h=True, use_h0=True, use_c0=True,
-              keep="new", time_major=False):
+              keep="new", time_major=False, last_only=False, like_x=False):
         N, T, _ = x.shape
         H = params[1].shape[1]
         zeros = np.zeros((N, H))
@@ -228,6 +233,13 @@ def build(rc, G):
             hs.append(h_prev if keep == "old" else h_new)
             cs.append(c_prev if keep == "old" else c_new)
             h_prev, c_prev = h_new, c_new
+        if like_x:                                     # h = np.zeros_like(x): (N, T, D), not (N, T, H)
+            h, c = np.zeros_like(x), np.zeros_like(x)
+            for t in range(T):
+                h[:, t], c[:, t] = hs[t], cs[t]        # raises NumPy's broadcast error when D != H
+            return h, c
+        if last_only:
+            return hs[-1], cs[-1]
         axis = 0 if time_major else 1
         return np.stack(hs, axis=axis), np.stack(cs, axis=axis)
 
@@ -244,6 +256,19 @@ def build(rc, G):
                   "computed from x[:, t].", fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, keep="old")),
         G.Mistake("time-major outputs (T, N, H)", "stack along axis 1: h and c have shape (N, T, H).",
                   fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, time_major=True)),
+        # PyTorch's nn.LSTM returns output, (h_n, c_n): the last states are easily taken for the
+        # result (https://discuss.pytorch.org/t/clarify-difference-between-output-and-h-n-in-rnn/146724)
+        G.Mistake("only the last states are returned", "return the states of EVERY step, h and c of shape "
+                  "(N, T, H) (h[:, -1] and c[:, -1] are PyTorch's h_n and c_n).",
+                  fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, last_only=True)),
+        # `a or b` calls bool(a), undefined for an array of several entries
+        # (https://stackoverflow.com/questions/10062954)
+        G.Mistake("`h0 or zeros` tests the truth value of an array", "an array is neither True nor False: "
+                  "test for None, `h_prev = np.zeros((N, H)) if h0 is None else h0` (and the same for c0).",
+                  error=r"truth value of an array with more than one element is ambiguous"),
+        G.Mistake("h and c allocated with the shape of x", "np.zeros_like(x) has x's shape (N, T, D); the "
+                  "states need (N, T, H): h = np.zeros((N, T, H)), c = np.zeros((N, T, H)).",
+                  fn=lambda x, h0, p, *, c0=None: _loop(x, h0, p, c0=c0, like_x=True)),
     ]
 
     def fwd_visible():
