@@ -89,6 +89,12 @@ def build(rc, G):
         h_f, h_b_rev = _directions(x, params, h0)
         return np.concatenate([h_f, h_b_rev[:, ::-1]], axis=1)
 
+    def fwd_batch_reversed(x, h0, params, cell="rnn"):
+        h0_f, h0_b = split_h0(h0)
+        h_f = rnn_forward(x, h0_f, params.forward)[0]
+        h_b = rnn_forward(x[::-1], h0_b, params.backward)[0]    # x[::-1] reverses axis 0, the batch
+        return np.concatenate([h_f, h_b[::-1]], axis=2)
+
     fwd_mistakes = [
         G.Mistake("the backward direction's states are not flipped back",
                   "the backward direction reads x_T first, so its output is in reversed time order: "
@@ -115,6 +121,11 @@ def build(rc, G):
         G.Mistake("concatenated along the time axis",
                   "the halves go side by side in the feature axis: axis=2 (or -1), giving (N, T, 2H).",
                   fn=fwd_wrong_axis),
+        # reversing axis 0 of batch-major data (https://github.com/EderSantana/seya/issues/32,
+        # https://github.com/google-deepmind/dm-haiku/issues/298)
+        G.Mistake("the batch axis is reversed instead of time",
+                  "x[::-1] reverses axis 0, the batch; time is axis 1: feed x[:, ::-1] to the backward "
+                  "direction and flip its states back with [:, ::-1].", fn=fwd_batch_reversed),
     ]
 
     def fwd_visible():
@@ -181,6 +192,12 @@ def build(rc, G):
         g_f, g_b = _bwd(dh, cache)
         return _grads(g_f, g_b, np.concatenate([g_f.dx, g_b.dx[:, ::-1]], axis=2))
 
+    def bwd_batch_reversed(dh, cache):
+        H = cache.H
+        g_f = rnn_backward(dh[:, :, :H], cache.cache_forward)
+        g_b = rnn_backward(dh[::-1, :, H:], cache.cache_backward)   # axis 0 is the batch
+        return _grads(g_f, g_b, g_f.dx + g_b.dx[::-1])
+
     bwd_mistakes = [
         G.Mistake("dx from the backward direction is not flipped back",
                   "the backward direction read x[:, ::-1], so its dx is in reversed time order: add "
@@ -205,6 +222,9 @@ def build(rc, G):
         G.Mistake("the two directions' dx are concatenated",
                   "both directions read the same x (N, T, D): add their gradients, do not stack them.",
                   fn=bwd_dx_concatenated),
+        G.Mistake("the batch axis is reversed instead of time",
+                  "dh[::-1] and dx[::-1] reverse axis 0, the batch; time is axis 1: dh[:, ::-1, H:] before "
+                  "the backward direction's BPTT and g_b.dx[:, ::-1] after it.", fn=bwd_batch_reversed),
     ]
 
     def bwd_gradcheck(student_fn, c, out):
