@@ -111,6 +111,11 @@ def build(rc, G):
                   "when bidirectional is True each entry of layers is BidirectionalParams: run each "
                   "layer with bidirectional_forward (its output (N, T, 2H) feeds the next layer).",
                   fn=fwd_ignore_bidirectional),
+        # the order before the package's one convention (x, params, cell, h0): params lands on h0
+        G.Mistake("bidirectional_forward called without its h0 argument",
+                  "its arguments are (x, h0, params, cell), like rnn_forward(x, h0, params): pass None "
+                  "for the zero initial state, bidirectional_forward(a, None, params, cell).",
+                  error=r"h0 must be None or a \(2, N, H\) array \(the arguments are x, h0, params, cell\)"),
     ]
 
     def fwd_visible():
@@ -149,14 +154,21 @@ def build(rc, G):
             dx = g.dx
         return DeepGrads(dx, dlayers)
 
-    def _walk(dh_top, cache, order):
+    def _walk(dh_top, cache, order, bidirectional=None, pass_down="dx"):
         dlayers = [None] * len(cache.caches)
         da = dh_top
+        bi = cache.bidirectional if bidirectional is None else bidirectional
         for l in order:
-            g = layer_bwd(da, cache.caches[l], cache.bidirectional)
+            g = layer_bwd(da, cache.caches[l], bi)
             dlayers[l] = g.dparams
-            da = g.dx
+            da = getattr(g, pass_down)
         return da, dlayers
+
+    def bwd_ignore_bidirectional(dh_top, cache):
+        return DeepGrads(*_walk(dh_top, cache, range(len(cache.caches) - 1, -1, -1), bidirectional=False))
+
+    def bwd_dh0_down(dh_top, cache):
+        return DeepGrads(*_walk(dh_top, cache, range(len(cache.caches) - 1, -1, -1), pass_down="dh0"))
 
     def bwd_bottom_up(dh_top, cache):
         return DeepGrads(*_walk(dh_top, cache, range(len(cache.caches))))
@@ -190,6 +202,13 @@ def build(rc, G):
         G.Mistake("returned the top layer's dx",
                   "dx is what comes out of the BOTTOM layer's backward pass, the last one you run.",
                   fn=bwd_top_dx),
+        G.Mistake("cache.bidirectional is ignored",
+                  "when cache.bidirectional is True every entry of cache.caches is a bidirectional_forward "
+                  "cache: run bidirectional_backward(da, cache.caches[l]) for it, rnn_backward otherwise.",
+                  fn=bwd_ignore_bidirectional),
+        G.Mistake("g.dh0 passed down instead of g.dx",
+                  "g.dh0 (N, H) is the gradient of the layer's initial state; the layer below needs the "
+                  "gradient of its whole output sequence, g.dx (N, T, H): da = g.dx.", fn=bwd_dh0_down),
     ]
 
     def _forward_inputs(cache):
