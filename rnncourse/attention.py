@@ -3,7 +3,7 @@ r"""Additive (Bahdanau) attention over the encoder's states, forward and backwar
 Equations for one decoder step (column-vector form, Bahdanau, Cho & Bengio 2015)::
 
     e_{t,s}  = v . tanh(W_a s_{t-1} + U_a h_s + b)      score of source position s
-    alpha_t  = softmax over s of e_{t,s}                 (padding positions get weight 0)
+    alpha_t  = softmax over s of e_{t,s}                 (padding gets weight 0)
     c_t      = sum_s alpha_{t,s} h_s                     the context vector
 
 ``s_{t-1}`` (N, Hd) is the decoder's previous hidden state (the *query*),
@@ -63,7 +63,7 @@ class KeysGrads(NamedTuple):
 
 
 class AttentionStepCache(NamedTuple):
-    """What :func:`attention_step_backward` needs: inputs, tanh(z) (N, S, A), alpha (N, S)."""
+    """What :func:`attention_step_backward` needs: inputs, tanh(z) (N, S, A), alpha."""
 
     s_prev: np.ndarray
     h: np.ndarray
@@ -74,7 +74,8 @@ class AttentionStepCache(NamedTuple):
 
 
 class AttentionStepGrads(NamedTuple):
-    """ds_prev (N, Hd), dh (N, S, He) via the context only, dkeys (N, S, A), dW_a, dv."""
+    """ds_prev (N, Hd), dh (N, S, He) via the context only, dkeys (N, S, A), dW_a, dv.
+    """
 
     ds_prev: np.ndarray
     dh: np.ndarray
@@ -91,7 +92,7 @@ class AttentionCache(NamedTuple):
 
 
 class AttentionGrads(NamedTuple):
-    """ds_prev (N, Hd), dh (N, S, He) (both paths), dparams (AttentionParams of gradients)."""
+    """ds_prev (N, Hd), dh (N, S, He) (both paths), dparams (an AttentionParams)."""
 
     ds_prev: np.ndarray
     dh: np.ndarray
@@ -110,7 +111,8 @@ def init_attention_params(Hd: int, He: int, A: int, rng) -> AttentionParams:
 def _check_params(chk: ShapeChecker, params, name: str = "params") -> AttentionParams:
     if not isinstance(params, tuple) or \
             not all(hasattr(params, f) for f in AttentionParams._fields):
-        chk.fail(f"{name} must be AttentionParams(W_a, U_a, v, b), got {type(params).__name__}")
+        chk.fail(f"{name} must be AttentionParams(W_a, U_a, v, b), "
+                 f"got {type(params).__name__}")
     return AttentionParams(chk.array(f"{name}.W_a", params.W_a, "A Hd"),
                            chk.array(f"{name}.U_a", params.U_a, "A He"),
                            chk.array(f"{name}.v", params.v, "A"),
@@ -123,8 +125,8 @@ def _check_mask(chk: ShapeChecker, mask, name: str = "mask") -> np.ndarray:
     m = chk.array(name, mask, "N S", dtype="bool").astype(bool)
     empty = ~m.any(axis=1)
     if empty.any():
-        chk.fail(f"{name} must have at least one True entry per row, row {int(np.argmax(empty))} "
-                 f"has none")
+        chk.fail(f"{name} must have at least one True entry per row, "
+                 f"row {int(np.argmax(empty))} has none")
     return m
 
 
@@ -148,14 +150,16 @@ def attention_keys(h, params: AttentionParams):
 
 
 def attention_keys_backward(dkeys, cache: KeysCache) -> KeysGrads:
-    """Backward of :func:`attention_keys`: dkeys (N, S, A) -> KeysGrads(dh, dU_a, db)."""
+    """Backward of :func:`attention_keys`: dkeys (N, S, A) -> KeysGrads(dh, dU_a, db).
+    """
     chk = ShapeChecker("attention_keys_backward")
     chk.cache("cache", cache, KeysCache)
     N, S, He = cache.h.shape
     chk = ShapeChecker("attention_keys_backward", N=N, S=S, A=cache.U_a.shape[0])
     dkeys = chk.array("dkeys", dkeys, "N S A")
     flat = dkeys.reshape(-1, dkeys.shape[-1])
-    return KeysGrads(dkeys @ cache.U_a, flat.T @ cache.h.reshape(-1, He), flat.sum(axis=0))
+    return KeysGrads(dkeys @ cache.U_a, flat.T @ cache.h.reshape(-1, He),
+                     flat.sum(axis=0))
 
 
 def attention_step_forward(s_prev, h, keys, mask, params: AttentionParams):
@@ -194,7 +198,8 @@ def _step_forward(s_prev, h, keys, m, W_a, v):
     return context, alpha, AttentionStepCache(s_prev, h, tanh_z, alpha, W_a, v)
 
 
-def attention_step_backward(dcontext, dalpha, cache: AttentionStepCache) -> AttentionStepGrads:
+def attention_step_backward(dcontext, dalpha,
+                            cache: AttentionStepCache) -> AttentionStepGrads:
     """Backward of :func:`attention_step_forward`.
 
     Parameters
@@ -215,8 +220,8 @@ def attention_step_backward(dcontext, dalpha, cache: AttentionStepCache) -> Atte
     N, S, He = cache.h.shape
     chk = ShapeChecker("attention_step_backward", N=N, S=S, He=He)
     dcontext = chk.array("dcontext", dcontext, "N He")
-    return _step_backward(dcontext, None if dalpha is None else chk.array("dalpha", dalpha, "N S"),
-                          cache)
+    dalpha = None if dalpha is None else chk.array("dalpha", dalpha, "N S")
+    return _step_backward(dcontext, dalpha, cache)
 
 
 def _step_backward(dcontext, dalpha, cache: AttentionStepCache) -> AttentionStepGrads:
@@ -226,7 +231,7 @@ def _step_backward(dcontext, dalpha, cache: AttentionStepCache) -> AttentionStep
     if dalpha is not None:
         da = da + dalpha
     dh = alpha[:, :, None] * dcontext[:, None, :]
-    de = alpha * (da - (alpha * da).sum(axis=1, keepdims=True))      # softmax backward (0: padding)
+    de = alpha * (da - (alpha * da).sum(axis=1, keepdims=True))   # softmax (0: padding)
     dv = np.einsum("ns,nsa->a", de, cache.tanh_z)
     dz = de[:, :, None] * cache.v * (1.0 - cache.tanh_z ** 2)        # (N, S, A)
     dq = dz.sum(axis=1)                                               # (N, A)
@@ -268,4 +273,5 @@ def attention_backward(dcontext, dalpha, cache: AttentionCache) -> AttentionGrad
     dalpha = None if dalpha is None else chk.array("dalpha", dalpha, "N S")
     g = _step_backward(dcontext, dalpha, cache.step)
     k = attention_keys_backward(g.dkeys, cache.keys)
-    return AttentionGrads(g.ds_prev, g.dh + k.dh, AttentionParams(g.dW_a, k.dU_a, g.dv, k.db))
+    return AttentionGrads(g.ds_prev, g.dh + k.dh,
+                          AttentionParams(g.dW_a, k.dU_a, g.dv, k.db))

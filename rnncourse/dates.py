@@ -63,14 +63,15 @@ from .text import Vocabulary
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+            "Sunday")
 YEARS = (1969, 2068)                 # inclusive; see the module docstring for why
 HELD_OUT_FRACTION = 0.1
 _SPLIT_SEED = 20150519               # fixed: the held-out days never change
 
 
 def ordinal(day: int) -> str:
-    """``1 -> "1st"``, ``2 -> "2nd"``, ``3 -> "3rd"``, ``11 -> "11th"``, ``22 -> "22nd"``."""
+    """``1 -> "1st"``, ``3 -> "3rd"``, ``11 -> "11th"``, ``22 -> "22nd"``."""
     if 10 <= day % 100 <= 20:
         return f"{day}th"
     return str(day) + {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
@@ -131,13 +132,15 @@ def is_held_out(date: _dt.date) -> bool:
 
 
 def split_days(split: str) -> List[_dt.date]:
-    """Every day of the split (``"train"``: 32 873 days, ``"test"``: 3 652), in order."""
+    """Every day of the split (``"train"``: 32 873 days, ``"test"``: 3 652), in order.
+    """
     ShapeChecker("split_days").choice("split", split, ("train", "test"))
     days = _days()[0 if split == "train" else 1]
     return [_dt.date.fromordinal(int(o)) for o in days]
 
 
-def date_pairs(n: int, rng, split: str = "train", formats: Optional[Sequence[str]] = None):
+def date_pairs(n: int, rng, split: str = "train",
+               formats: Optional[Sequence[str]] = None):
     """n random (human-written date, ISO date) pairs.
 
     Parameters
@@ -158,7 +161,8 @@ def date_pairs(n: int, rng, split: str = "train", formats: Optional[Sequence[str
     if formats is None:
         formats = DATE_FORMATS
     if isinstance(formats, str) or not len(formats):
-        chk.fail(f"formats must be a non-empty list of names from DATE_FORMATS, got {formats!r}")
+        chk.fail(f"formats must be a non-empty list of names from DATE_FORMATS, "
+                 f"got {formats!r}")
     for f in formats:
         chk.choice("formats", f, DATE_FORMATS)
     g = as_rng(rng, "date_pairs")

@@ -1,4 +1,4 @@
-r"""Pairs of sequences for sequence-to-sequence models: padding, batches, the reversal task.
+r"""Pairs of sequences for sequence-to-sequence models: padding, batches, reversal task.
 
 A sequence-to-sequence task maps a *source* string to a *target* string
 (``"3rd of March 1987" -> "1987-03-03"``, ``"abcd" -> "dcba"``).
@@ -62,7 +62,8 @@ def source_vocabulary(chars: str) -> Vocabulary:
 
 
 def target_vocabulary(chars: str) -> Vocabulary:
-    """The distinct characters of ``chars`` sorted, with ``EOS`` (newline) at index 0."""
+    """The distinct characters of ``chars`` sorted, with ``EOS`` (newline) at index 0.
+    """
     return Vocabulary.from_text("".join(sorted(set(chars))), eos=EOS)
 
 
@@ -85,10 +86,11 @@ def encode_pairs(sources: Sequence[str], targets: Sequence[str], src_vocab: Voca
     if isinstance(sources, str) or isinstance(targets, str):
         chk.fail("sources and targets must be sequences of strings, got a single str")
     if len(sources) != len(targets) or not len(sources):
-        chk.fail(f"sources and targets must be two non-empty lists of the same length, got "
-                 f"{len(sources)} and {len(targets)}")
+        chk.fail(f"sources and targets must be two non-empty lists of the same length, "
+                 f"got {len(sources)} and {len(targets)}")
     if src_vocab.chars[0] != PAD:
-        chk.fail(f"src_vocab must have PAD {PAD!r} at index 0, got {src_vocab.chars[0]!r}")
+        chk.fail(f"src_vocab must have PAD {PAD!r} at index 0, "
+                 f"got {src_vocab.chars[0]!r}")
     if tgt_vocab.eos is None:
         chk.fail("tgt_vocab must have an eos symbol, got eos=None")
     for i, s in enumerate(sources):
@@ -120,7 +122,7 @@ REVERSAL_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
 
 def reversal_vocabularies(n_symbols: int = 8) -> Tuple[Vocabulary, Vocabulary]:
-    """(source, target) vocabularies of :func:`reversal_task` with ``n_symbols`` letters."""
+    """(source, target) vocabularies of :func:`reversal_task`, ``n_symbols`` letters."""
     letters = REVERSAL_ALPHABET[:n_symbols]
     return source_vocabulary(letters), target_vocabulary(letters)
 
