@@ -74,7 +74,7 @@ def build(rc, G):
         return rc.charlm.charlm_loss(as_rc(params), x_idx, y_idx, cell, h0)
 
     def _loss(params, x_idx, y_idx, h0, *, targets=None, divide="N", axis=-1, grad_divide=None,
-              last="last", use_h0=True):
+              last="last", use_h0=True, db_axes=(0, 1), dV_spec="ntk,nth->kh"):
         """A configurable version of the loss: the correct one with the defaults."""
         K = params.output.V.shape[0]
         N, T = x_idx.shape
@@ -91,8 +91,8 @@ def build(rc, G):
         dscores = p.copy()
         np.put_along_axis(dscores, y[..., None], np.take_along_axis(p, y[..., None], axis=-1) - 1.0, axis=-1)
         dscores /= gdenom
-        dV = np.einsum("ntk,nth->kh", dscores, h)
-        db_y = dscores.sum(axis=(0, 1))
+        dV = np.einsum(dV_spec, dscores, h)
+        db_y = dscores.sum(axis=db_axes)
         dh = dscores @ V
         g = rc.rnn.rnn_backward(dh, cache)
         h_last = {"last": h[:, -1], "first": h[:, 0], "all": h}[last]
@@ -141,6 +141,12 @@ def build(rc, G):
                   "not all the states (N, T, H).", fn=loss_all_states),
         G.Mistake("h0 is ignored", "pass the h0 you are given to the RNN (None means zeros).",
                   fn=loss_ignore_h0),
+        G.Mistake("db_y summed over the batch only", "b_y is added at every one of the T steps of "
+                  "every sequence: db_y = dscores.sum(axis=(0, 1)), shape (K,).",
+                  fn=lambda p, x, y, cell="rnn", h0=None: _loss(p, x, y, h0, db_axes=0)),
+        G.Mistake("dV transposed", "dV has the shape of V, (K, H): dV = sum over n, t of "
+                  "dscores[n, t, :, None] * h[n, t, None, :] (np.einsum(\"ntk,nth->kh\", ...)).",
+                  fn=lambda p, x, y, cell="rnn", h0=None: _loss(p, x, y, h0, dV_spec="ntk,nth->hk")),
     ]
 
     def loss_inputs(rng, N, T, K, H, scale=0.5, h0=False):
@@ -295,6 +301,51 @@ def build(rc, G):
                                                  log_every=1, params=init)
         return params, history.loss
 
+    # A training run is judged, not compared (train_judge), so these mistakes carry no fn: the
+    # judge names them, re-running the course's loop with the mistake (train_variant) only when a
+    # run has failed; the last one is recognised by its error like any other.
+    train_mistakes = [
+        G.Mistake("the parameters are never updated", "keep what adam_step returns: "
+                  "params, state = adam_step(params, grads, state, lr=lr)."),
+        G.Mistake("the same windows at every step", "make ONE "
+                  "rng = np.random.default_rng(seed) before the loop and draw new windows from it "
+                  "at every step, batches(data, batch, seq_len, rng)."),
+        G.Mistake("lr is not passed to adam_step", "adam_step's default lr is 0.001, ten times "
+                  "smaller than this run's: adam_step(params, grads, state, lr=lr)."),
+        G.Mistake("a plain gradient step instead of adam_step", "p - lr * g with lr=0.01 learns far "
+                  "too slowly in 150 steps: params, state = adam_step(params, grads, state, lr=lr)."),
+        G.Mistake("the hidden argument is ignored", "build the model with "
+                  "init_charlm(vocab_size, hidden, rng), not with a fixed hidden size."),
+        G.Mistake("the losses are not per character", "charlm_loss sums over the seq_len steps of "
+                  "each window: append loss / seq_len of every step."),
+        G.Mistake("init_charlm's arguments swapped", "init_charlm(vocab_size, hidden, rng): the "
+                  "vocabulary size first, so that the model has one score per character.",
+                  error=r"charlm_loss: x_idx must hold character indices in \[0, \d+\)"),
+    ]
+
+    def likely(name):
+        m = next(m for m in train_mistakes if m.name == name)
+        return f"\nLikely mistake:\n  - {m.name}. Hint: {m.hint}"
+
+    def train_variant(data, vocab_size, steps, hidden, batch, seq_len, lr, clip, seed, *, variant):
+        """The course's loop with one mistake: "nolr" (adam_step's default lr) or "sgd"."""
+        gen = np.random.default_rng(seed)
+        params = rc.charlm.init_charlm(vocab_size, hidden, gen)
+        state = rc.optim.adam_init(params)
+        for _ in range(steps):
+            x_idx, y_idx = rc.corpus.batches(data, batch, seq_len, gen)
+            _, grads, _ = rc.charlm.charlm_loss(params, x_idx, y_idx)
+            grads, _ = rc.clipping.clip_by_global_norm(grads, clip)
+            if variant == "sgd":
+                params = _map(lambda p, g: p - lr * g, params, grads)
+            else:
+                params, state = rc.optim.adam_step(params, grads, state)
+        return params
+
+    def same_params(a, b):
+        return all(np.allclose(x, y, rtol=1e-6, atol=1e-9) for x, y in
+                   zip(list(a.cell) + list(a.output), list(b.cell) + list(b.output)))
+
     def train_judge(c, out, ref):
         """The trained parameters' held-out loss (computed here) and the reported losses."""
         kw = c.kwargs
@@ -311,8 +362,10 @@ def build(rc, G):
         got = dict(zip("UWb", params.cell), V=params.output.V, b_y=params.output.b_y)
         for name, shape in want.items():
             if not isinstance(got[name], np.ndarray) or got[name].shape != shape:
+                fixed = name == "U" and np.ndim(got[name]) == 2 and np.shape(got[name])[1] == K
                 return (f"params: {name} should be an array of shape {shape} (hidden={H}, "
-                        f"vocab_size={K}), got {G.describe(got[name])}")
+                        f"vocab_size={K}), got {G.describe(got[name])}"
+                        + (likely("the hidden argument is ignored") if fixed else ""))
             if not np.isfinite(got[name]).all():
                 return (f"params: {name} holds NaN or inf: training diverged. Clip the gradients "
                         f"with clip_by_global_norm(grads, clip) before every adam_step.")
@@ -329,18 +382,22 @@ def build(rc, G):
         if loss >= TRAIN_LOSS_BELOW:
             first = dict(zip("UWb", init.cell), V=init.output.V, b_y=init.output.b_y)
             if all(np.array_equal(got[k], first[k]) for k in want):
-                return (said + "\n  Your parameters are the initial ones: keep what adam_step "
-                        "returns, params, state = adam_step(params, grads, state, lr=lr).")
+                return said + "\n  Your parameters are the initial ones." + likely(
+                    "the parameters are never updated")
             if losses is not None and losses.shape == (steps,) and np.isfinite(losses).all() \
                     and losses[-10:].mean() < loss - 1.0:
                 return (said + f"\n  Your training losses end at {losses[-10:].mean():.3f}, far "
-                        "below that: the model learnt the same windows by heart. Make ONE "
-                        "rng = np.random.default_rng(seed) before the loop and draw new windows "
-                        "from it at every step.")
-            return (said + "\n  Follow the recipe: rng = np.random.default_rng(seed), "
-                    "params = init_charlm(vocab_size, hidden, rng), state = adam_init(params), "
-                    "then per step batches(data, batch, seq_len, rng), charlm_loss, "
-                    "clip_by_global_norm(grads, clip), adam_step(..., lr=lr).")
+                        "below that: the model learnt the same windows by heart."
+                        + likely("the same windows at every step"))
+            recipe = ("\n  Follow the recipe: rng = np.random.default_rng(seed), "
+                      "params = init_charlm(vocab_size, hidden, rng), state = adam_init(params), "
+                      "then per step batches(data, batch, seq_len, rng), charlm_loss, "
+                      "clip_by_global_norm(grads, clip), adam_step(..., lr=lr).")
+            for name, variant in (("lr is not passed to adam_step", "nolr"),
+                                  ("a plain gradient step instead of adam_step", "sgd")):
+                if same_params(params, train_variant(*c.args, **kw, variant=variant)):
+                    return said + recipe + likely(name)
+            return said + recipe
         if losses is None or losses.shape != (steps,):
             return (f"losses must hold one loss per step, shape ({steps},), got "
                     f"{G.describe(out[1])}")
@@ -349,7 +406,8 @@ def build(rc, G):
             per_char = " (charlm_loss sums over the T steps)" if abs(reported / T - loss) < 1.0 else ""
             return (f"your model trained well ({loss:.3f} nats per character on held-out text), "
                     f"but your losses are not the loss per character of each step: the last 10 "
-                    f"average {reported:.3f}. Append loss / seq_len of every step{per_char}.")
+                    f"average {reported:.3f}. Append loss / seq_len of every step{per_char}."
+                    + (likely("the losses are not per character") if per_char else ""))
         return None
 
     def tcase(label, data, K, core=False, **kw):
@@ -374,7 +432,7 @@ def build(rc, G):
 
     def _sample(params, vocab, n, seed, temperature, prefix, stop_at_eos, *, tau_mode="divide",
                 greedy=False, feed=True, eos_stop=True, start_eos=True, return_prefix=True,
-                feed_prefix=True, keep_eos=False):
+                feed_prefix=True, keep_eos=False, new_rng=False):
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         U, W, b = params.cell
         V, b_y = params.output
@@ -395,7 +453,8 @@ def build(rc, G):
             else:
                 z = {"divide": lambda: scores / temperature, "multiply": lambda: scores * temperature,
                      "ignore": lambda: scores}[tau_mode]()
-                k = int(rng.choice(K, p=softmax(z)))
+                draw = np.random.default_rng(seed) if new_rng else rng
+                k = int(draw.choice(K, p=softmax(z)))
             if stop_at_eos and eos_stop and k == vocab.eos_index:
                 if keep_eos:
                     out.append(k)
@@ -433,6 +492,12 @@ def build(rc, G):
                   fn=_svariant(return_prefix=False)),
         G.Mistake("the prefix is not fed to the model", "run the RNN over the prefix's characters "
                   "(after EOS) before drawing the first new character.", fn=_svariant(feed_prefix=False)),
+        G.Mistake("a new generator made at every draw", "np.random.default_rng(seed) inside the loop "
+                  "starts the same stream again, so every draw uses the same random number: make "
+                  "rng once, before the loop, and call rng.choice at every step.",
+                  fn=_svariant(new_rng=True)),
+        G.Mistake("the probabilities are not normalised", "rng.choice(K, p=p) needs p to sum to 1: "
+                  "divide exp(z - z.max()) by its sum.", error=r"[Pp]robabilities do not sum to 1"),
     ]
 
     vocab_a = Vocabulary.from_text("the cat sat on the mat")          # EOS "\n" added at index 0
@@ -461,6 +526,8 @@ def build(rc, G):
                 G.case("temperature 0.3, n=30", pc, vocab_c, 30, 5, 0.3),
                 G.case("stop_at_eos=False, n=40", pc, vocab_c, 40, 6, stop_at_eos=False),
                 G.case("EOS is likely: stops early (n=40)", pc_eos, vocab_c, 40, 7, prefix="to "),
+                G.case("EOS is likely, stop_at_eos=False: it is kept and generation goes on",
+                       pc_eos, vocab_c, 40, 7, prefix="to ", stop_at_eos=False),
                 G.case("vocabulary without EOS (starts from the zero vector)", pb, vocab_b, 20, 8),
                 G.case("n=0 returns the prefix", pa, vocab_a, 0, 9, 1.0, "cat"),
                 G.case("n=1, temperature 0, prefix 'sat'", pa, vocab_a, 1, 10, 0.0, "sat"),
@@ -472,7 +539,7 @@ def build(rc, G):
                               extra=[loss_gradcheck], output_names=("loss", "grads", "h_last")),
         "adam_step": G.Spec(adam_ref, adam_visible, adam_hidden, adam_mistakes, allow=ALLOW,
                             output_names=("new_params", "new_state")),
-        "train_model": G.Spec(train_ref, train_visible, train_hidden, allow=TRAIN_ALLOW,
+        "train_model": G.Spec(train_ref, train_visible, train_hidden, train_mistakes, allow=TRAIN_ALLOW,
                               depends=("charlm_loss", "adam_step"), judge=train_judge),
         "sample": G.Spec(sample_ref, sample_visible, sample_hidden, sample_mistakes, allow=ALLOW),
     }
