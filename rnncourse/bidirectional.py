@@ -131,8 +131,8 @@ def bidirectional_forward(x, h0, params: BidirectionalParams, cell="rnn", *, c0=
     """
     chk = ShapeChecker("bidirectional_forward")
     if isinstance(h0, tuple):                   # params passed where h0 belongs
-        chk.fail(f"h0 must be None or a (2, N, H) array (the arguments are x, h0, params, "
-                 f"cell), got {type(h0).__name__}")
+        chk.fail(f"h0 must be None or a (2, N, H) array (the arguments are x, h0, "
+                 f"params, cell), got {type(h0).__name__}")
     cell = get_cell(cell)
     D, H = check_bidirectional_params(chk, params, cell)
     chk.dims.update(D=D, H=H)

@@ -199,11 +199,11 @@ def _gru_cell(reset_after: bool, name: str) -> Cell:
 def _lstm_cell() -> Cell:
     from . import lstm
 
-    def forward(x, h0, params, *, c0=None):            # -> (h, cache), cache.c: cell states
+    def forward(x, h0, params, *, c0=None):            # (h, cache), cell states cache.c
         return lstm.lstm_forward(x, h0, params, c0=c0)
 
     def backward(dh, cache):
-        return lstm.lstm_backward(dh, cache)           # LSTMSequenceGrads(dx, dh0, dparams, dc0)
+        return lstm.lstm_backward(dh, cache)           # (dx, dh0, dparams, dc0)
 
     def init(D, H, rng):
         return lstm.init_lstm_params(D, H, rng)

@@ -91,8 +91,8 @@ class LSTMCache(NamedTuple):
     x_tm : (T, N, D) inputs;  h0, c0 : (N, H) initial states;
     gates : (T, N, 4H) gate values, column blocks i, f, g, o (after their
     activations); c_tm : (T, N, H) cell states; tanh_c : (T, N, H) = tanh(c_tm);
-    h_tm : (T, N, H) hidden states.  Properties: ``i``, ``f``, ``g``, ``o``, (T, N, H) views
-    of ``gates`` (e.g. to plot the forget gate); ``c``, the cell states as (N, T, H), like h.
+    h_tm : (T, N, H) hidden states.  Properties: ``i``, ``f``, ``g``, ``o``, (T, N, H)
+    views of ``gates`` (to plot the forget gate); ``c``, cell states (N, T, H) like h.
     """
 
     x_tm: np.ndarray
@@ -113,11 +113,11 @@ class LSTMCache(NamedTuple):
     f = property(lambda self: self.block(1), doc="Forget gate f_t, (T, N, H).")
     g = property(lambda self: self.block(2), doc="Candidate g_t (the book's c~_t), (T, N, H).")
     o = property(lambda self: self.block(3), doc="Output gate o_t, (T, N, H).")
-    c = property(lambda self: self.c_tm.transpose(1, 0, 2), doc="Cell states c_t, (N, T, H).")
+    c = property(lambda self: self.c_tm.swapaxes(0, 1), doc="Cell states (N, T, H).")
 
 
 class LSTMSequenceGrads(NamedTuple):
-    """Gradients of an LSTM layer: dx (N, T, D), dh0 (N, H), dparams (LSTMParams), dc0 (N, H)."""
+    """Gradients of an LSTM layer: dx (N, T, D), dh0 (N, H), dparams, dc0 (N, H)."""
 
     dx: np.ndarray
     dh0: np.ndarray
@@ -237,8 +237,8 @@ def lstm_forward(x, h0, params: LSTMParams, *, c0=None):
     Returns
     -------
     h : (N, T, H) hidden state at every step (``h[:, -1]`` is the last one).
-    cache : LSTMCache for :func:`lstm_backward`; ``cache.c`` (N, T, H) is the cell state
-        at every step (``cache.c[:, -1]``: PyTorch's ``c_n``), ``cache.i`` ... ``.o`` the gates.
+    cache : LSTMCache for :func:`lstm_backward`, with the cell states ``cache.c``
+        (N, T, H) (``cache.c[:, -1]`` is PyTorch's ``c_n``) and the gates ``cache.f``...
 
     Notes
     -----
