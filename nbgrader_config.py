@@ -76,6 +76,10 @@ c.Autograde.sanitize_preprocessors = [CheckAgainstInstructor, ClearOutput, Dedup
 # the grader's, not the student's).
 import nbgrader.validator as _validator  # noqa: E402
 _validator.Validator.class_traits()["preprocessors"].default_value = [ClearOutput, SandboxedExecute]
+# ...and its results start with a summary (per function: test cases passed, points), in the
+# Validate dialog as in `make check` and `nbgrader validate` (rnncourse_grader.summary).
+from rnncourse_grader import summary as _summary  # noqa: E402
+_summary.install(_validator.Validator)
 
 c.Autograde.autograde_preprocessors = [
     SandboxedExecute,                # instead of Execute: code in the sandbox, tests in the grader

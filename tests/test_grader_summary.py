@@ -61,3 +61,73 @@ def test_the_table_counts_answers_still_to_grade_by_hand(tmp_path):
         assert row(gb) == (0, 4.5, 5.0)
     finally:
         gb.close()
+
+
+# ----------------------------------------------------------------------------- check's summary
+def graded_notebook():
+    """A notebook as the harness leaves it: f partly right, g wrong, q1 answered."""
+    from nbformat import v4
+
+    def cell(gid, points, outputs, source="check(...)"):
+        c = v4.new_code_cell(source, outputs=outputs)
+        c.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": points,
+                                  "grade_id": gid, "schema_version": 3}
+        return c
+    stream = lambda text: v4.new_output("stream", name="stdout", text=text)  # noqa: E731
+    result = lambda x: v4.new_output("execute_result", data={"text/plain": repr(x)})  # noqa: E731
+    error = lambda text: v4.new_output("error", ename="GradingFailure", evalue=text,  # noqa: E731
+                                       traceback=["GradingFailure: " + text])
+    nb = v4.new_notebook()
+    nb.cells = [
+        cell("f_visible", 2, [stream("\x1b[0;31m\u2718\x1b[0m f: 2 of 3 visible test cases passed, "
+                                     "1.5 of 2 points\n  ...\n"), result(1.5)]),
+        cell("f_hidden", 3, [stream("\u2714 f: all 3 visible test cases passed (a; b; c)\n")],
+             source="# Hidden tests for f\n# Until then, this cell repeats the visible tests.\n"),
+        cell("g_visible", 3, [error("\u2718 g: 0 of 2 visible test cases passed, 0 of 3 points\n"
+                                    "  FAILED  N=1: 0 of 1 points")]),
+        cell("q1", 1, [stream("\u2714 q1: answer b recorded (its correctness is checked when the "
+                              "notebook is graded)\n")]),
+    ]
+    return nb
+
+
+SUMMARY = [                     # 1.5 + 3 (the hidden cell repeats f's visible tests) of 2 + 3
+    "Summary (details of each failing cell below):",
+    "  f           visible 2 of 3, hidden: when graded   4.5 of 5 points",
+    "  g           visible 0 of 2                          0 of 3 points",
+    "  q1          answered (checked when graded)           1 of 1 point",
+    "  autograded                                        5.5 of 9 points",
+]
+
+
+def test_the_summary_says_per_function_cases_and_points():
+    from rnncourse_grader.summary import summary_lines
+    lines = summary_lines(graded_notebook())
+    assert lines == SUMMARY, "\n".join(lines)
+    assert max(map(len, lines)) + 4 <= 90 - 3      # nbgrader's default width never cuts a line
+
+
+def test_validate_and_the_validate_dialog_start_with_the_summary(tmp_path):
+    """nbgrader's Validator with the course's hook: the summary is results["summary"], the first
+    entry of the dialog's failed list, and what `nbgrader validate` prints first."""
+    import io
+    import nbformat
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+    from rnncourse_grader import summary
+    summary.install(Validator)
+    summary.install(Validator)                       # twice: still one summary
+    path = tmp_path / "a.ipynb"
+    nbformat.write(graded_notebook(), str(path))
+    v = Validator(config=Config())
+    v.preprocessors = []                              # the outputs above are the graded ones
+    results = v.validate(str(path))
+    assert results["summary"] == "\n".join(SUMMARY)
+    first, *cells = results["failed"]
+    assert first["summary"] and first["source"] == "\n".join(SUMMARY)
+    assert [c["source"] for c in cells] == ["check(...)", "check(...)"]     # f_visible, g_visible
+    v.stream = io.StringIO()
+    v.validate_and_print(str(path))
+    out = v.stream.getvalue()
+    assert out.startswith("\n".join(SUMMARY) + "\n\n"), out
+    assert "VALIDATION FAILED ON 2 CELL(S)" in out and out.count("Summary") == 1, out

@@ -398,3 +398,47 @@ def test_a_kept_substitute_dies_with_its_call(tmp_path):
     assert forged[0] == "refused" and "works only during the call it was passed to" in forged[2], \
         forged
     assert calls == [3]                # the reference ran for its own call only
+
+
+# ----------------------------------------------------------------------------- own folder
+DIALOG = """
+import json, os, sys
+from jupyter_core.paths import jupyter_config_path
+from nbgrader.apps import NbGrader
+from nbgrader.validator import Validator
+# what nbgrader's Validate button does (server_extensions/validate_assignment/handlers.py)
+paths = jupyter_config_path()
+paths.insert(0, os.getcwd())
+app = NbGrader()
+app.config_file_paths.append(paths)
+app.load_config_file()
+print(json.dumps(Validator(config=app.config).validate(os.path.abspath(sys.argv[1]))))
+"""
+
+
+def test_a_student_folder_checks_as_the_grader_does(tmp_path):
+    """A release copied where `nbgrader fetch` or an unpacked zip puts it, outside the course:
+    `nbgrader validate` there and the Validate dialog's call give the summary and the cells
+    `make check` gives, with no line cut."""
+    import shutil
+    a = "02_forward_pass"
+    folder = tmp_path / "rnncourse" / a
+    shutil.copytree(os.path.join(REPO, "exercises", a), folder)
+    nb = str(folder / f"{a}.ipynb")
+    check = run([PY, os.path.join(REPO, "tools", "course.py"), "check", nb], REPO, check=False)
+    cli = run([PY, "-m", "nbgrader", "validate", f"{a}.ipynb"], str(folder), check=False)
+    dialog = run([PY, "-c", DIALOG, f"{a}.ipynb"], str(folder), check=False)
+    assert "VALIDATION FAILED ON 14 CELL(S)" in check.stdout and check.returncode == 1, check.stdout
+    summary = check.stdout.split("\n\n")[0].split("\n", 1)[1]        # after "Checking ..."
+    assert summary.startswith("Summary") and "0 of 24 points" in summary, check.stdout
+    assert cli.stdout.startswith(summary + "\n\n"), cli.stdout + cli.stderr
+    assert "VALIDATION FAILED ON 14 CELL(S)" in cli.stdout
+    for out in (check.stdout, cli.stdout):
+        assert not [line for line in out.splitlines()
+                    if line.endswith("...") and not line.startswith("Checking ")], out
+        assert out.count("rnn_step_forward failed on test case") >= 1
+    results = json.loads(dialog.stdout.strip().splitlines()[-1])
+    first, *cells = results["failed"]
+    assert first["summary"] and first["source"] == summary
+    assert len(cells) == 14
+    assert all(c["source"].split("\n")[0] in cli.stdout for c in cells)     # the same cells

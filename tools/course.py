@@ -34,12 +34,14 @@ import contextlib
 import glob
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STUDENT_CONFIG = os.path.join(ROOT, "tools", "student_nbgrader_config.py")
 if ROOT not in sys.path:             # rnncourse_grader of this checkout
     sys.path.insert(0, ROOT)
 NBGRADER = [sys.executable, "-m", "nbgrader"]
@@ -182,6 +184,10 @@ def cmd_exercises(opts) -> int:
             print(f"FAILED {name}:\n{res.stdout}{res.stderr}", file=sys.stderr)
             status = 1
         else:
+            # the settings that make `nbgrader validate` in the assignment's own folder the
+            # grader's check (tools/student_nbgrader_config.py), shipped with the release
+            shutil.copyfile(STUDENT_CONFIG, os.path.join(opts.course, "exercises", name,
+                                                         "nbgrader_config.py"))
             print(f"exercises/{name}/ regenerated from solutions/{name}/")
     return status
 
@@ -247,6 +253,8 @@ def cmd_check(opts) -> int:
         print(f"\nFAILED: nbgrader could not run the notebook: {type(err).__name__}: {err}")
         return 1
     w = v.width
+    if results.get("summary"):       # per function: cases passed, points (as the Validate dialog)
+        print(results["summary"] + "\n")
     type_changed, changed = results.get("type_changed", []), results.get("changed", [])
     if type_changed or changed:      # nbgrader's own warnings, then each cell
         warning = (v.type_changed_warning if type_changed else v.changed_warning).format(
@@ -259,7 +267,7 @@ def cmd_check(opts) -> int:
             print(_report(w, "The following cell has changed:", c["source"]))
         print("FAILED: a test cell was edited or a cell's type changed: restore the original cells.")
         return 1
-    failed = results.get("failed", [])
+    failed = [c for c in results.get("failed", []) if not c.get("summary")]
     if failed:
         print(textwrap.fill(v.failed_warning.format(num_failed=len(failed)), width=w))
         for c in failed:
