@@ -50,7 +50,9 @@ def stand_in(spec, cases, failing):
 
     def student(*args, **kwargs):
         key = fingerprint((args, kwargs))
-        if key not in answers or answers[key] is None:
+        if key not in answers:      # a call no case lists (train_step's training run): right
+            return spec.reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        if answers[key] is None:
             raise ValueError("this feature is not written yet")
         return answers[key]
     return student
