@@ -49,5 +49,5 @@ def test_schedule_releases_every_assignment_once():
     schedule = _section(GUIDE.read_text(), "sec-instructor-schedule")
     assignments = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()
                          and any(p.glob("*.ipynb")))
-    released = re.findall(r"^\| \d+ \|[^|]*\| `(\d\d_[a-z_]+)` \|", schedule, flags=re.M)
+    released = re.findall(r"^\| \d+ \|[^|]*\| `(\d\d_[a-z0-9_]+)` \|", schedule, flags=re.M)
     assert sorted(released) == assignments
