@@ -159,3 +159,22 @@ def test_the_solution_beam_search_is_exact_when_the_beam_is_wide():
                     best, best_lp = seq, lp
         tokens, log_prob = ns["beam_search"](params, src, eos, max_len, beam_width=K ** max_len)
         assert tuple(tokens) == best and log_prob == pytest.approx(best_lp)
+
+
+def test_the_training_run_check_fails_a_model_that_does_not_learn():
+    """train_step's extra check with a function right on the first step (the case compared with
+    the reference) that then stops learning: the held-out exact match is named and too low."""
+    import rnncourse.grading as G
+    spec = G.load_checks(os.path.join(REPO, "solutions", A, "checks.py"))["train_step"]
+    run = next(c for c in spec.hidden(np.random.default_rng(0)) if c.label.startswith("training run"))
+    first = spec.reference(*run.args)
+    calls = []
+
+    def frozen(params, state, batch, lr=0.01, clip=5.0):
+        calls.append(1)
+        return params, state, 0.0
+
+    message = spec.extra[0](frozen, run, first)
+    assert len(calls) == _checks().TRAIN_STEPS - 1
+    assert message and "held-out dates exactly" in message and "at least 90%" in message, message
+    assert spec.extra[0](frozen, spec.visible()[0], first) is None     # only the training case

@@ -413,8 +413,11 @@ def build(rc, G):
         new, st = Adam.adam_step(params, grads, state, lr)
         return new, st, loss * batch.y_mask.shape[0] / batch.y_mask.sum()
 
-    def _train(params, state, batch, lr, clip, *, do_clip=True, pass_lr=True, per="symbol"):
+    def _train(params, state, batch, lr, clip, *, do_clip=True, pass_lr=True, per="symbol",
+               reset=False):
         loss, grads = rc.seq2seq.seq2seq_loss(params, batch, "gru")
+        if reset:
+            state = Adam.adam_init(params)
         if do_clip:
             grads, _ = rc.clipping.clip_by_global_norm(grads, clip)
         new, st = Adam.adam_step(params, grads, state, lr) if pass_lr else \
@@ -436,6 +439,9 @@ def build(rc, G):
                   "sequence's target symbols and averages over N: multiply by N and divide by "
                   "the number of target symbols that count, batch.y_mask.sum().",
                   fn=tv(per="sequence")),
+        G.Mistake("the Adam state is started afresh", "pass the state you are given to adam_step "
+                  "and return the new one: adam_init belongs before the first step only, or the "
+                  "moments and the step count t never build up.", fn=tv(reset=True)),
     ]
 
     def small_model(rng, H=4, scale=0.3):
@@ -508,6 +514,6 @@ def build(rc, G):
         "train_step": G.Spec(train_ref, train_visible, train_hidden, train_mistakes,
                              allow=("rnncourse.seq2seq.seq2seq_loss",
                                     "rnncourse.clipping.clip_by_global_norm",
-                                    "rnncourse.optim.adam_step"),
+                                    "rnncourse.optim.adam_step", "rnncourse.optim.adam_init"),
                              extra=[training_run], output_names=("new_params", "new_state", "loss")),
     }

@@ -58,6 +58,8 @@ MISTAKES = [
      "lr not passed to adam_step"),
     ("train_step", "new_state, loss * batch.y_mask.shape[0] / batch.y_mask.sum()", "new_state, loss",
      "the loss is per sequence, not per target symbol"),
+    ("train_step", "adam_step(params, grads, state, lr)", "adam_step(params, grads, adam_init(params), lr)",
+     "the Adam state is started afresh"),
 ]
 PARTIAL = [
     ("attention_step_forward", "if mask is not None:", "if False:"),
