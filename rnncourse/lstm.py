@@ -35,7 +35,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
-from ._gates import dsigmoid_, dtanh_, tanh_
+from ._gates import dsigmoid_, dtanh_, outer_sum, tall_matmul, tanh_
 from .activations import sigmoid, tanh
 from .initializers import uniform
 
@@ -314,9 +314,9 @@ def lstm_backward(dh, cache: LSTMCache, *, dc_last=None) -> LSTMSequenceGrads:
 
     Notes
     -----
-    The factors that do not depend on the recurrence (gate derivatives,
-    ``o_t * tanh'(c_t)``) are computed for all steps before the loop, which
-    only combines them with the gradients from step t+1 (one product per step).
+    Each step writes ``dL/da_t`` into one (T, N, 4H) buffer, with the gate
+    derivatives formed in place on the step's (N, H) blocks (no temporaries);
+    dU, dW, db and dx are one product each over all T*N rows after the loop.
     """
     ShapeChecker("lstm_backward").cache("cache", cache, LSTMCache)
     T, N, H = cache.h_tm.shape
@@ -324,38 +324,37 @@ def lstm_backward(dh, cache: LSTMCache, *, dc_last=None) -> LSTMSequenceGrads:
     dh = chk.array("dh", dh, "N T H")
     dc_next = np.zeros((N, H)) if dc_last is None else chk.array("dc_last", dc_last, "N H").copy()
     U, W, _, P = cache.params
-    i, f, g, o = cache.i, cache.f, cache.g, cache.o
-    tanh_c = cache.tanh_c
-    # Local derivatives of the pre-activations, for all steps at once.  In the
-    # loop, da[t] for i, f, g is (this factor) * dc_t and for o it is * dh_t.
-    da = np.empty((T, N, 4 * H))
-    dsigmoid_(da[..., 0:H], i, g)                     # c_t = ... + i_t g_t,  i_t = sigmoid(a_i)
-    dsigmoid_(da[1:, :, H:2 * H], f[1:], cache.c_tm[:-1])  # c_t = f_t c_{t-1} ..., f = sigmoid
-    dsigmoid_(da[0, :, H:2 * H], f[0], cache.c0)
-    dtanh_(da[..., 2 * H:3 * H], g, i)                # c_t = ... + i_t g_t,  g_t = tanh(a_g)
-    dsigmoid_(da[..., 3 * H:], o, tanh_c)             # h_t = o_t tanh(c_t),  o_t = sigmoid(a_o)
-    dh_to_dc = dtanh_(np.empty((T, N, H)), tanh_c, o)  # h_t = o_t tanh(c_t): dh_t -> dc_t
-    dh_tm = dh.transpose(1, 0, 2)
+    H2, H3 = 2 * H, 3 * H
+    da = np.empty((T, N, 4 * H))                      # dL/da_t, blocks i, f, g, o
     dh_next, dht, dc = np.zeros((N, H)), np.empty((N, H)), np.empty((N, H))  # reused buffers
     for t in range(T - 1, -1, -1):
-        np.add(dh_tm[t], dh_next, out=dht)            # dL/dh_t: from above + from step t+1
-        np.multiply(dht, dh_to_dc[t], out=dc)         # h_t = o_t * tanh(c_t)
+        s, d, th = cache.gates[t], da[t], cache.tanh_c[t]
+        i, f, g, o = s[:, :H], s[:, H:H2], s[:, H2:H3], s[:, H3:]
+        c_prev = cache.c_tm[t - 1] if t else cache.c0
+        np.add(dh[:, t], dh_next, out=dht)            # dL/dh_t: from above + from t+1
+        dtanh_(dc, th, o)                             # h_t = o_t * tanh(c_t)
+        dc *= dht
         dc += dc_next                                 # c_t also feeds c_{t+1}
-        d = da[t]                                     # (N, 4H), becomes dL/da_t
-        d4 = d.reshape(N, 4, H)                       # view: d4[:, k] is gate block k
-        d4[:, 0:3] *= dc[:, None, :]                  # through c_t (i, f, g)
-        d4[:, 3] *= dht                               # through h_t (o)
-        np.multiply(dc, f[t], out=dc_next)            # c_t = f_t * c_{t-1}: gradient flows via f_t
+        di, df, dg, do = d[:, :H], d[:, H:H2], d[:, H2:H3], d[:, H3:]
+        dsigmoid_(di, i, g)                           # c_t = ... + i_t g_t, i = sigmoid
+        di *= dc
+        dsigmoid_(df, f, c_prev)                      # c_t = f_t c_{t-1} ... f = sigmoid
+        df *= dc
+        dtanh_(dg, g, i)                              # c_t = ... + i_t g_t, g = tanh
+        dg *= dc
+        dsigmoid_(do, o, th)                          # h_t = o_t tanh(c_t), o = sigmoid
+        do *= dht
+        np.multiply(dc, f, out=dc_next)               # c_t = f_t c_{t-1}: flows via f_t
         if P is not None:                             # a_{i,f,o} += P * c_{t-1}
-            dc_next += d[:, 0:H] * P[0]
-            dc_next += d[:, H:2 * H] * P[1]
-            dc_next += d[:, 3 * H:] * P[2]
+            dc_next += di * P[0]
+            dc_next += df * P[1]
+            dc_next += do * P[2]
         np.matmul(d, W, out=dh_next)                  # a_t = ... + W h_{t-1}
     D = cache.x_tm.shape[2]
     flat = da.reshape(T * N, 4 * H)
-    dU = flat.T @ cache.x_tm.reshape(T * N, D)        # a_t = U x_t ...
-    dW = flat[N:].T @ cache.h_tm[:-1].reshape((T - 1) * N, H)  # + W h_{t-1}, t > 1 ...
-    dW += flat[:N].T @ cache.h0                                 #   and h_0 at t = 1
+    dU = outer_sum(flat, cache.x_tm.reshape(T * N, D))          # a_t = U x_t ...
+    dW = outer_sum(flat[N:], cache.h_tm[:-1].reshape(-1, H))    #   + W h_{t-1}, t > 1
+    dW += outer_sum(flat[:N], cache.h0)                         #   and h_0 at t = 1
     db = flat.sum(axis=0)                             #     + b
     dP = None
     if P is not None:
@@ -363,7 +362,7 @@ def lstm_backward(dh, cache: LSTMCache, *, dc_last=None) -> LSTMSequenceGrads:
         dP = np.stack([(flat[:, 0:H] * cb).sum(axis=0),
                        (flat[:, H:2 * H] * cb).sum(axis=0),
                        (flat[:, 3 * H:] * cb).sum(axis=0)])
-    dx = (flat @ U).reshape(T, N, D).transpose(1, 0, 2)
+    dx = tall_matmul(flat, U).reshape(T, N, D).transpose(1, 0, 2)
     return LSTMSequenceGrads(dx, dh_next, LSTMParams(dU, dW, db, dP), dc_next)
 
 

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._gates import outer_sum, tall_matmul
 from ._validation import ShapeChecker
 from .activations import ACTIVATIONS
 
@@ -201,23 +202,24 @@ def rnn_backward(dh, cache: RNNCache) -> SequenceGrads:
     dh = chk.array("dh", dh, "N T H")
     U, W, _ = cache.params
     h_tm = cache.h_tm
-    dnet = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H) copy, becomes dL/dnet
-    if cache.activation == "tanh":
-        fprime = h_tm * h_tm                            # tanh' = 1 - h^2, all steps at once
-        np.subtract(1.0, fprime, out=fprime)
-    else:
-        fprime = (h_tm > 0).astype(np.float64)
-    dh_prev = np.zeros((N, H))                          # one buffer, reused at every step
+    dnet = np.empty((T, N, H))                          # dL/dnet_t of every step
+    dh_prev = np.zeros((N, H))                          # from step t+1, one buffer
+    fprime = np.empty((N, H))
     for t in range(T - 1, -1, -1):
         d = dnet[t]
-        d += dh_prev                                    # dL/dh_t: from above + from step t+1
-        d *= fprime[t]                                  # through h_t = f(net_t)
+        np.add(dh[:, t], dh_prev, out=d)                # dL/dh_t: from above + from t+1
+        if cache.activation == "tanh":                  # through h_t = f(net_t):
+            np.multiply(h_tm[t], h_tm[t], out=fprime)
+            np.subtract(1.0, fprime, out=fprime)        #   tanh' = 1 - h_t^2
+        else:
+            np.greater(h_tm[t], 0.0, out=fprime)        #   relu' = 1 where h_t > 0
+        d *= fprime
         np.matmul(d, W, out=dh_prev)                    # net_t = ... + W h_{t-1}
     D = cache.x_tm.shape[2]
     flat = dnet.reshape(T * N, H)
-    dU = flat.T @ cache.x_tm.reshape(T * N, D)
-    h_before = np.concatenate([cache.h0[None], h_tm[:-1]], axis=0).reshape(T * N, H)
-    dW = flat.T @ h_before
-    db = flat.sum(axis=0)
-    dx = (flat @ U).reshape(T, N, D).transpose(1, 0, 2)
+    dU = outer_sum(flat, cache.x_tm.reshape(T * N, D))  # net_t = U x_t ...
+    dW = outer_sum(flat[N:], h_tm[:-1].reshape(-1, H))  #   + W h_{t-1} (t > 1) ...
+    dW += outer_sum(flat[:N], cache.h0)                 #   and W h_0 (t = 1)
+    db = flat.sum(axis=0)                               #   + b
+    dx = tall_matmul(flat, U).reshape(T, N, D).transpose(1, 0, 2)
     return SequenceGrads(dx, dh_prev, RNNParams(dU, dW, db))
