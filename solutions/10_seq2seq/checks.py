@@ -84,6 +84,8 @@ def build(rc, G):
     def fv(**kw):
         return lambda s_prev, h, keys, mask, params: _fwd(s_prev, h, keys, mask, params, **kw)
 
+    # sources: the mask ignored, tensorflow/tensorflow#43941 (TensorFlow's NMT tutorial);
+    # padding scored 0, georg-wolflein/good-features#1 and hyunwoongko/transformer#10
     fwd_mistakes = [
         G.Mistake("the mask is ignored", "padding positions must get weight 0: set their scores "
                   "to -inf before the softmax, e = np.where(mask, e, -np.inf), when mask is not "
@@ -157,6 +159,8 @@ def build(rc, G):
     def bv(**kw):
         return lambda dcontext, dalpha, cache: _bwd(dcontext, dalpha, cache, **kw)
 
+    # source: softmax backward as s * (1 - s) only, forums.fast.ai "Gradients for softmax are
+    # tiny" (t/18970)
     bwd_mistakes = [
         G.Mistake("softmax backward taken entry by entry", "alpha_s depends on EVERY score: "
                   "de = alpha * (da - sum_s(alpha * da)), not alpha * (1 - alpha) * da (that is "
@@ -338,6 +342,8 @@ def build(rc, G):
             return _beam(params, src, eos, max_len, beam_width, alpha, **kw)
         return fn
 
+    # sources: no length normalisation, batra-mlp-lab/visdial#5; log_prob / L where L ** alpha
+    # was meant, OpenNMT/OpenNMT-py#2201
     beam_mistakes = [
         G.Mistake("length normalisation ignored", "pick the finished hypothesis with the largest "
                   "log_prob / L ** alpha (L counts its symbols, EOS included), not the largest "
