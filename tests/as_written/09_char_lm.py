@@ -110,3 +110,4 @@ SAMPLE_PARTIAL = [
     ("sample", "if temperature == 0:", "if temperature == 0 and False:"),
     ("sample", "for k in warm] or [np.zeros((1, K))]", "for k in warm]"),
 ]
+PARTIAL += SAMPLE_PARTIAL
