@@ -101,13 +101,9 @@ PARTIAL = [
     ("train_model", "init_charlm(vocab_size, hidden, rng)", "init_charlm(vocab_size, 48, rng)"),
 ]
 
-#: sample's PARTIAL rows (stop_at_eos=False, temperature 0, a vocabulary without EOS and an empty
-#: prefix), not read by the runner yet: its _flat cannot compare strings (see
-#: /work/coord/requests.md, M1's request); checked by hand with == on the strings: each earns
-#: exactly the cases it passes (6.6, 5.85 and 6.6 of 7 points).
-SAMPLE_PARTIAL = [
+#: sample's PARTIAL rows: stop_at_eos=False, temperature 0, an empty prefix (strings compared with ==).
+PARTIAL += [
     ("sample", "if stop_at_eos and k == vocab.eos_index:", "if k == vocab.eos_index:"),
     ("sample", "if temperature == 0:", "if temperature == 0 and False:"),
     ("sample", "for k in warm] or [np.zeros((1, K))]", "for k in warm]"),
 ]
-PARTIAL += SAMPLE_PARTIAL
