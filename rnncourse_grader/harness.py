@@ -19,6 +19,7 @@ import copy
 import io
 import re
 import sys
+import textwrap
 import time
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -275,6 +276,25 @@ def _worker_outputs(reply: dict) -> List[dict]:
     return keep
 
 
+def _short_repeat(grade_id: str, source: str, outputs: List[dict]) -> List[dict]:
+    """A hidden test cell checked before grading (the release's copy: no hidden checks) repeats
+    its function's visible tests; when they fail, say so in one line instead of repeating the
+    visible cell's whole report (``make check`` and the Validate dialog list every failing cell)."""
+    if not grade_id.endswith("_hidden") or not any(o.get("output_type") == "error" for o in outputs):
+        return outputs
+    try:
+        calls = grade_calls(source)
+    except ValueError:
+        return outputs
+    names = {name for fname, name, kw in calls if fname == "check"}
+    if len(names) != 1 or any(kw.get("hidden") or "points" in kw for _, _, kw in calls):
+        return outputs
+    name = names.pop()
+    text = (f"{name}: its hidden tests run when the notebook is graded; until then this cell "
+            f"repeats the visible tests, which fail (see the test cell of {name} above).")
+    return [_message_error("GradingFailure", textwrap.fill(text, 80, break_long_words=False))]
+
+
 def is_grade_cell(cell) -> bool:
     nbg = (cell.get("metadata") or {}).get("nbgrader") or {}
     return cell.get("cell_type") == "code" and bool(nbg.get("grade")) and not nbg.get("solution")
@@ -307,6 +327,7 @@ def grade_notebook(nb, session: Session, trusted_sources: Dict[str, str], checks
                                           "instructor's copy of this notebook, so it scores zero.")]
             else:
                 outputs = evaluate_grade_cell(session, trusted_sources[grade_id], checks_path)
+                outputs = _short_repeat(grade_id, trusted_sources[grade_id], outputs)
         elif problems or not cell.source.strip():
             outputs = []
         else:

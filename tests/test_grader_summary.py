@@ -131,3 +131,24 @@ def test_validate_and_the_validate_dialog_start_with_the_summary(tmp_path):
     out = v.stream.getvalue()
     assert out.startswith("\n".join(SUMMARY) + "\n\n"), out
     assert "VALIDATION FAILED ON 2 CELL(S)" in out and out.count("Summary") == 1, out
+
+
+def test_a_hidden_cell_checked_before_grading_refers_to_the_visible_one():
+    """Validate / make check run the release's hidden cells, which repeat the visible tests: a
+    failure there is said in one line naming the visible cell, not the whole report again;
+    when graded (hidden checks in the source) or when passing, the outputs are kept."""
+    from rnncourse_grader.harness import _short_repeat
+    release = ('# Hidden tests for f (3 points)\n# Until then, this cell repeats the visible tests.\n'
+               'from rnncourse.grading import check\ncheck("f", globals())')
+    graded = release + '\n### BEGIN HIDDEN TESTS\n_g.check("f", globals(), hidden=True, seed=3, points=3)'
+    failure = [{"output_type": "error", "ename": "GradingFailure", "evalue": "f failed on ...",
+                "traceback": ["GradingFailure: f failed on ..."]}]
+    passing = [{"output_type": "stream", "name": "stdout", "text": "\u2714 f: all 2 visible test cases passed"}]
+    short = _short_repeat("f_hidden", release, failure)
+    assert len(short) == 1 and short[0]["output_type"] == "error"
+    assert "f: its hidden tests run when the notebook is graded" in short[0]["evalue"]
+    assert "see the test cell of f above" in " ".join(short[0]["evalue"].split())
+    assert max(len(line) for line in short[0]["evalue"].split("\n")) <= 80
+    assert _short_repeat("f_hidden", graded, failure) == failure
+    assert _short_repeat("f_hidden", release, passing) == passing
+    assert _short_repeat("f_visible", 'check("f", globals(), points=2)', failure) == failure
