@@ -26,7 +26,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._gates import check_stacked, dsigmoid_, dtanh_, mix_, sigmoid_, tanh_
+from ._gates import (check_stacked, dsigmoid_, dtanh_, mix_, outer_sum, sigmoid_,
+                     tall_matmul, tanh_)
 from ._validation import ShapeChecker, as_rng
 from .activations import sigmoid
 from .initializers import gate_blocks
@@ -305,75 +306,63 @@ def gru_backward(dh, cache: GRUCache) -> SequenceGrads:
 
     Notes
     -----
-    Every factor that does not depend on the recurrence (gate derivatives,
-    ``n - h_{t-1}``) is computed for all steps before the loop; the loop only
-    propagates ``dL/dh_t`` and stores ``dL/da_t``; the weight gradients are one
-    matrix product over all T*N rows after the loop.
+    The loop propagates ``dL/dh_t`` and writes ``dL/da_t`` of each step into one
+    (T, N, 3H) buffer, the gate derivatives formed in place on the step's (N, H)
+    blocks; the weight gradients and dx are one matrix product each over all T*N
+    rows after the loop.
     """
     ShapeChecker("gru_backward").cache("cache", cache, GRUCache)
     T, N, H = cache.h_tm.shape
     chk = ShapeChecker("gru_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")
     U, W, _, _ = cache.params
-    H2 = 2 * H
-    r, z, n = cache.r, cache.z, cache.n
-    h_before = cache.h_all[:-1]                      # h_{t-1} for every t
-    d_tm = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H), becomes dL/dh_t
-    omz = 1.0 - z                                    # h_t = ... + (1 - z) h_{t-1}
-    cz = dsigmoid_(np.empty_like(omz), z, n - h_before)  # h_t = z n ...; z = sigmoid(a_z)
-    cn = dtanh_(np.empty_like(omz), n, z)            # h_t = z n ...; n = tanh(a_n)
-    carry = np.zeros((N, H))
-    tmp = np.empty((N, H))
-    D = cache.x_tm.shape[2]
-    x_flat = cache.x_tm.reshape(T * N, D)
-    hb_flat = h_before.reshape(T * N, H)
+    H2, D = 2 * H, cache.x_tm.shape[2]
+    carry = np.zeros((N, H))                         # dL/dh_t from step t+1
+    d, zd, tmp = np.empty((N, H)), np.empty((N, H)), np.empty((N, H))
+    dax = np.empty((T, N, 3 * H))                    # dL/da_t, input side, [r, z, n]
+    hb_flat = cache.h_all[:-1].reshape(T * N, H)     # h_{t-1} of every step
     if cache.reset_after:
-        cr = dsigmoid_(np.empty_like(omz), r, cache.hn)  # a_n = ... + r (W_n h + b_hn)
-        dah = np.empty((T, N, 3 * H))                # dL/d(W h_{t-1} + [0, 0, b_hn]), blocks [r, z, hn]
         dan = np.empty((T, N, H))                    # dL/da_n
-        for t in range(T - 1, -1, -1):
-            d = d_tm[t]
-            d += carry                               # dL/dh_t: from above + from step t+1
-            dant = dan[t]
-            np.multiply(d, cn[t], out=dant)          # n = tanh(a_n)
-            np.multiply(d, cz[t], out=dah[t, :, H:H2])  # z = sigmoid(a_z)
-            np.multiply(dant, cr[t], out=dah[t, :, :H])  # r = sigmoid(a_r)
-            np.multiply(dant, r[t], out=dah[t, :, H2:])  # a_n = ... + r (W_n h_{t-1} + b_hn)
-            np.matmul(dah[t], W, out=carry)          # W h_{t-1}, all three blocks
-            np.multiply(d, omz[t], out=tmp)          # h_t = ... + (1 - z) h_{t-1}
-            carry += tmp
-        dah_flat = dah.reshape(T * N, 3 * H)
-        dW = dah_flat.T @ hb_flat                    # W h_{t-1}
-        db_hn = dah_flat[:, H2:].sum(axis=0)         # ... + b_hn
-        dax = dah                                    # input side: [r, z] shared, n block = dan
-        dax[:, :, H2:] = dan
     else:
-        cr = dsigmoid_(np.empty_like(omz), r, h_before)  # r h_{t-1};  r = sigmoid(a_r)
         Wrz, Wn = W[:H2], W[H2:]
-        dax = np.empty((T, N, 3 * H))                # dL/da_t, blocks [r, z, n]
         drh = np.empty((N, H))
-        for t in range(T - 1, -1, -1):
-            d = d_tm[t]
-            d += carry                               # dL/dh_t: from above + from step t+1
-            dant = dax[t, :, H2:]
-            np.multiply(d, cn[t], out=dant)          # n = tanh(a_n)
-            np.multiply(d, cz[t], out=dax[t, :, H:H2])  # z = sigmoid(a_z)
-            np.matmul(dant, Wn, out=drh)             # a_n = ... + W_n (r h_{t-1})
-            np.multiply(drh, cr[t], out=dax[t, :, :H])  # r h_{t-1};  r = sigmoid(a_r)
-            np.matmul(dax[t, :, :H2], Wrz, out=carry)   # a_rz = ... + W_rz h_{t-1}
-            np.multiply(drh, r[t], out=tmp)          # r h_{t-1}
+    for t in range(T - 1, -1, -1):
+        r, z, n, h_prev = cache.r[t], cache.z[t], cache.n[t], cache.h_all[t]
+        dr, dz = dax[t, :, :H], dax[t, :, H:H2]
+        np.add(dh[:, t], carry, out=d)               # dL/dh_t: from above + from t+1
+        np.subtract(n, h_prev, out=tmp)              # h_t = h_{t-1} + z (n - h_{t-1})
+        tmp *= d
+        dsigmoid_(dz, z, tmp)                        # z = sigmoid(a_z)
+        np.multiply(d, z, out=zd)                    # h_t = z n ...
+        dn = dan[t] if cache.reset_after else dax[t, :, H2:]
+        dtanh_(dn, n, zd)                            # n = tanh(a_n)
+        if cache.reset_after:                        # a_n = ... + r (W_n h + b_hn)
+            np.multiply(dn, cache.hn[t], out=tmp)
+            dsigmoid_(dr, r, tmp)                    # r = sigmoid(a_r)
+            np.multiply(dn, r, out=dax[t, :, H2:])   # hidden side's hn block (n: later)
+            np.matmul(dax[t], W, out=carry)          # W h_{t-1}, all three blocks
+        else:
+            np.matmul(dn, Wn, out=drh)               # a_n = ... + W_n (r h_{t-1})
+            np.multiply(drh, h_prev, out=tmp)
+            dsigmoid_(dr, r, tmp)                    # r h_{t-1};  r = sigmoid(a_r)
+            np.matmul(dax[t, :, :H2], Wrz, out=carry)  # a_rz = ... + W_rz h_{t-1}
+            np.multiply(drh, r, out=tmp)             # r h_{t-1}
             carry += tmp
-            np.multiply(d, omz[t], out=tmp)          # h_t = ... + (1 - z) h_{t-1}
-            carry += tmp
-        dax_flat = dax.reshape(T * N, 3 * H)
-        dW = np.empty((3 * H, H))
-        np.matmul(dax_flat[:, :H2].T, hb_flat, out=dW[:H2])              # W_rz h_{t-1}
-        np.matmul(dax_flat[:, H2:].T, cache.rh.reshape(T * N, H), out=dW[H2:])  # W_n (r h)
-        db_hn = None
+        carry += d                                   # h_t = ... + (1 - z) h_{t-1}
+        carry -= zd
     dax_flat = dax.reshape(T * N, 3 * H)
-    dU = dax_flat.T @ x_flat                         # a_t = U x_t ...
+    if cache.reset_after:
+        dW = outer_sum(dax_flat, hb_flat)            # W h_{t-1}: blocks [r, z, hn]
+        db_hn = dax_flat[:, H2:].sum(axis=0)         # ... + b_hn
+        dax[:, :, H2:] = dan                         # input side: n block is dL/da_n
+    else:
+        rh_flat = cache.rh.reshape(T * N, H)         # r_t h_{t-1} of every step
+        dW = np.concatenate([outer_sum(dax_flat[:, :H2], hb_flat),   # W_rz h_{t-1}
+                             outer_sum(dax_flat[:, H2:], rh_flat)])  # W_n (r h_{t-1})
+        db_hn = None
+    dU = outer_sum(dax_flat, cache.x_tm.reshape(T * N, D))  # a_t = U x_t ...
     db = dax_flat.sum(axis=0)                        #     + b
-    dx = (dax_flat @ U).reshape(T, N, D).transpose(1, 0, 2)
+    dx = tall_matmul(dax_flat, U).reshape(T, N, D).transpose(1, 0, 2)
     return SequenceGrads(dx, carry, GRUParams(dU, dW, db, db_hn))
 
 

@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gates import check_stacked, dsigmoid_, dtanh_, mix_, sigmoid_, tanh_
+from ._gates import (check_stacked, dsigmoid_, dtanh_, mix_, outer_sum, sigmoid_,
+                     tall_matmul, tanh_)
 from ._validation import ShapeChecker, as_rng
 from .activations import sigmoid
 from .initializers import gate_blocks
@@ -196,30 +197,26 @@ def simple_gru_backward(dh, cache: SimpleGRUCache) -> SequenceGrads:
     chk = ShapeChecker("simple_gru_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")
     U, W, _ = cache.params
-    z, n = cache.z, cache.n
-    h_before = cache.h_all[:-1]                      # h_{t-1} for every t
-    d_tm = np.array(dh.transpose(1, 0, 2), order="C")  # (T, N, H), becomes dL/dh_t
-    # step-independent factors, all steps at once
-    omz = 1.0 - z                                    # h_t = ... + (1 - z) h_{t-1}
-    cz = dsigmoid_(np.empty_like(omz), z, n - h_before)  # h_t = z n ...; z = sigmoid(a_z)
-    cn = dtanh_(np.empty_like(omz), n, z)            # h_t = z n ...; n = tanh(a_n)
     da = np.empty((T, N, 2 * H))                     # dL/da_t, blocks [z, n]
-    carry = np.zeros((N, H))
-    tmp = np.empty((N, H))
+    carry = np.zeros((N, H))                         # dL/dh_t from step t+1
+    d, zd, tmp = np.empty((N, H)), np.empty((N, H)), np.empty((N, H))
     for t in range(T - 1, -1, -1):
-        d = d_tm[t]
-        d += carry                                   # dL/dh_t: from above + from step t+1
-        np.multiply(d, cz[t], out=da[t, :, :H])      # z = sigmoid(a_z)
-        np.multiply(d, cn[t], out=da[t, :, H:])      # n = tanh(a_n)
+        z, n, h_prev = cache.z[t], cache.n[t], cache.h_all[t]
+        np.add(dh[:, t], carry, out=d)               # dL/dh_t: from above + from t+1
+        np.subtract(n, h_prev, out=tmp)              # h_t = h_{t-1} + z (n - h_{t-1})
+        tmp *= d
+        dsigmoid_(da[t, :, :H], z, tmp)              # z = sigmoid(a_z)
+        np.multiply(d, z, out=zd)                    # h_t = z n ...
+        dtanh_(da[t, :, H:], n, zd)                  # n = tanh(a_n)
         np.matmul(da[t], W, out=carry)               # a_t = ... + W h_{t-1}
-        np.multiply(d, omz[t], out=tmp)              # h_t = ... + (1 - z) h_{t-1}
-        carry += tmp
+        carry += d                                   # h_t = ... + (1 - z) h_{t-1}
+        carry -= zd
     D = cache.x_tm.shape[2]
     flat = da.reshape(T * N, 2 * H)
-    dU = flat.T @ cache.x_tm.reshape(T * N, D)       # a_t = U x_t ...
-    dW = flat.T @ h_before.reshape(T * N, H)         #     + W h_{t-1} ...
-    db = flat.sum(axis=0)                            #     + b
-    dx = (flat @ U).reshape(T, N, D).transpose(1, 0, 2)
+    dU = outer_sum(flat, cache.x_tm.reshape(T * N, D))   # a_t = U x_t ...
+    dW = outer_sum(flat, cache.h_all[:-1].reshape(-1, H))  #   + W h_{t-1} ...
+    db = flat.sum(axis=0)                                #   + b
+    dx = tall_matmul(flat, U).reshape(T, N, D).transpose(1, 0, 2)
     return SequenceGrads(dx, carry, SimpleGRUParams(dU, dW, db))
 
 
