@@ -93,7 +93,8 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # --- feedback: no hidden test code, no CDN -----------------------------------------------------
-c.GenerateFeedback.preprocessors = [ext.GetGradesWithStatus, CSSHTMLHeaderPreprocessor, ext.HideHiddenTests]
+c.GenerateFeedback.preprocessors = [ext.GetGradesWithStatus, ext.AddSummary, CSSHTMLHeaderPreprocessor,
+                                    ext.HideHiddenTests]
 _NBGRADER_TEMPLATES = os.path.join(os.path.dirname(importlib.util.find_spec("nbgrader").origin),
                                    "server_extensions", "formgrader", "templates")
 c.HTMLExporter.extra_template_basedirs = [ext.FEEDBACK_TEMPLATES, _NBGRADER_TEMPLATES]

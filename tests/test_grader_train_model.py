@@ -46,7 +46,7 @@ def graded(temp_course):
     cell.source = cell.source.replace("params, state = adam_step(", "_, state = adam_step(")
     testing.submit(course, "stuck", A, stuck)
     res = run([PY, os.path.join(REPO, "tools", "course.py"), "--course", course, "grade", A,
-               "--no-feedback", "--csv", ""], REPO, check=False, timeout=1800)
+               "--csv", ""], REPO, check=False, timeout=1800)
     assert res.returncode == 0, res.stdout + res.stderr
     return course
 
@@ -70,3 +70,16 @@ def test_a_loop_that_never_updates_loses_the_training_run_only(graded):
     assert got["train_model_visible"] == 0 and got["train_model_hidden"] == 0
     assert {k: v for k, v in got.items() if not k.startswith("train_model")} == \
         {k: v for k, v in perfect.items() if not k.startswith("train_model")}
+
+
+def test_the_feedback_starts_with_the_summary_of_make_check(graded):
+    import html
+    import re
+    with open(os.path.join(graded, "feedback", "stuck", A, f"{A}.html"), encoding="utf-8") as fh:
+        page = html.unescape(fh.read())
+    summary = re.search(r'<pre class="rnn-summary-text">(.*?)</pre>', page, re.S).group(1)
+    rows = {line.split()[0]: line for line in summary.splitlines()[1:]}
+    assert re.search(r"visible 0 of 1, hidden 0 of 2\s+0 of 4 points$", rows["train_model"]), summary
+    assert re.search(r"visible 2 of 2, hidden 6 of 6\s+7 of 7 points$", rows["charlm_loss"]), summary
+    assert re.search(r"24 of 28 points$", rows["autograded"]), summary
+    assert page.index("rnn-summary-text") < page.index('id="toc"')      # first, then the cells

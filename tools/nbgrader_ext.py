@@ -4,6 +4,8 @@
 * :class:`GetGradesWithStatus` -- nbgrader's ``GetGrades`` that also records whether a grade
   still waits for the instructor (``needs_manual_grade``), so the feedback says "graded by hand"
   rather than "failed" for a written answer nobody has graded yet.
+* :class:`AddSummary` -- for feedback: the summary of ``make check`` (per function: test cases
+  passed, points), shown at the top of the report.
 * :class:`HideHiddenTests` -- for feedback: removes hidden test regions from the cells and
   reduces the traceback of any error in a cell that had hidden tests to its one-line message,
   so hidden test code never reaches a student.
@@ -64,6 +66,16 @@ class GetGradesWithStatus(GetGrades):
         grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
                                           self.assignment_id, self.student_id)
         cell.metadata.nbgrader["needs_manual_grade"] = bool(grade.needs_manual_grade)
+
+
+class AddSummary(NbGraderPreprocessor):
+    """Feedback preprocessor: ``resources["rnncourse"]["summary"]``, the summary `make check`
+    and the Validate dialog start with (rnncourse_grader.summary), for the report's top."""
+
+    def preprocess(self, nb, resources):
+        from rnncourse_grader.summary import summary_lines
+        resources.setdefault("rnncourse", {})["summary"] = "\n".join(summary_lines(nb))
+        return nb, resources
 
 
 class HideHiddenTests(ClearHiddenTests):
