@@ -2,7 +2,7 @@
 
 ``check_stacked`` checks a cell's gate-stacked ``U (kH, D)``, ``W (kH, H)``,
 ``b (kH,)``; ``sigmoid_`` and ``tanh_`` are the in-place activations the
-time loops use (built from ``exp``, which NumPy vectorises better than ``tanh``);
+time loops use (the sigmoid built from ``exp``);
 ``mix_`` is the GRUs' update ``h_t = z n_t + (1 - z) h_{t-1}``, in place;
 ``dsigmoid_`` and ``dtanh_`` the activations' derivatives, into a buffer;
 ``outer_sum`` and ``tall_matmul`` the products over all T*N rows after a backward loop.
@@ -31,8 +31,7 @@ def check_stacked(chk: ShapeChecker, U, W, b, k: int, names: str):
 def sigmoid_(a: np.ndarray) -> np.ndarray:
     """In place: ``a <- 1 / (1 + exp(-a))``.
 
-    NumPy's ``exp`` is vectorised and about three times faster than its
-    ``tanh``, so the sequence loops build both activations from ``exp``.
+    (About 20% faster than ``0.5 + 0.5 tanh(a / 2)`` with NumPy 2.)
     ``exp`` may overflow to ``inf`` for ``a < -709`` and the result is then
     the correct limit 0; callers run inside ``np.errstate(over="ignore")``.
     """
@@ -44,13 +43,9 @@ def sigmoid_(a: np.ndarray) -> np.ndarray:
 
 
 def tanh_(a: np.ndarray) -> np.ndarray:
-    """In place: ``a <- tanh(a) = 2 / (1 + exp(-2a)) - 1`` (see :func:`sigmoid_`)."""
-    a *= -2.0
-    np.exp(a, out=a)
-    a += 1.0
-    np.divide(2.0, a, out=a)
-    a -= 1.0
-    return a
+    """In place: ``a <- tanh(a)``.  NumPy 2's ``tanh`` is vectorised and about 25%
+    faster than ``2 / (1 + exp(-2a)) - 1`` (measured at the sizes of bench_cells.py)."""
+    return np.tanh(a, out=a)
 
 
 def mix_(out: np.ndarray, n: np.ndarray, z: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
