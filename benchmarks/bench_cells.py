@@ -17,8 +17,9 @@ NumPy's BLAS (``--threads`` sets both).
 Without size arguments it runs the grid :data:`GRID` (the sizes of issue 13 and
 one larger), one table per size; under each table, the matrix-product FLOPs of
 one call (forward ``2 T N (D + H) kH`` for k gate blocks, backward twice that:
-``dx``, ``dh``, ``dU``, ``dW``) and the rate NumPy reaches as a fraction of the
-machine's measured float64 matrix-product peak (a (n, n) x (n, n) product).
+``dx``, ``dh``, ``dU``, ``dW``) and the rate each side reaches as a fraction of its
+library's measured float64 matrix-product peak (a (512, 512) x (512, 512) product:
+NumPy's OpenBLAS, torch's MKL).
 Last, one training step of the character model against the same model in
 PyTorch (:func:`charlm_pairs`).
 
@@ -152,19 +153,25 @@ def flops(name, T, N, D, H):
     return 3 * 2 * T * N * (D + H) * GATE_BLOCKS[name] * H
 
 
-def matmul_peak(n=512, repeats=30):
+def matmul_peak(n=512, repeats=30, library="numpy"):
     """Measured float64 matmul rate in FLOP/s (best of ``repeats`` (n, n) x (n, n) products).
 
-    On a loaded machine even the best of many can be below the true peak, so a cell may
-    show more than 100%: read the fractions as rough.
+    ``library``: ``"numpy"`` (its BLAS, OpenBLAS here) or ``"torch"`` (``torch.mm``, MKL
+    in the CPU wheels).  On a loaded machine even the best of many can be below the true
+    peak, so a cell may show more than 100%: read the fractions as rough.
     """
     a = np.random.default_rng(0).normal(size=(n, n))
     b = a.T.copy()
     out = np.empty((n, n))
+    mm = lambda: np.matmul(a, b, out=out)  # noqa: E731
+    if library == "torch":
+        import torch
+        at, bt, ot = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+        mm = lambda: torch.mm(at, bt, out=ot)  # noqa: E731
     best = float("inf")
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
-        np.matmul(a, b, out=out)
+        mm()
         best = min(best, time.perf_counter() - t0)
     return 2 * n ** 3 / best
 
@@ -248,7 +255,7 @@ def run_charlm(repeats, warmup):
     print()
 
 
-def run_size(T, N, D, H, repeats, warmup, wanted, header, peak):
+def run_size(T, N, D, H, repeats, warmup, wanted, header, peak, torch_peak):
     """Time every wanted cell at one size and print its table; return the rows."""
     print(header)
     rng = np.random.default_rng(0)
@@ -268,11 +275,12 @@ def run_size(T, N, D, H, repeats, warmup, wanted, header, peak):
               f"{mn / mt:7.2f}   {pr:7.2f}")
     print("ms per call (forward + backward); ratio = numpy / torch (< 1: numpy faster); "
           "paired = median over repeats of numpy_i / torch_i (the most load-robust figure)")
-    for name, bn, *_ in rows:
+    for name, bn, bt, *_ in rows:
         f = flops(name, T, N, D, H)
-        rate = f / (bn * 1e-3)
+        rate, rate_t = f / (bn * 1e-3), f / (bt * 1e-3)
         print(f"  {name}: {f / 1e9:.4g} GFLOP per call; numpy best {rate / 1e9:.3g} GFLOP/s "
-              f"= {rate / peak:.1%} of the measured matmul peak")
+              f"= {rate / peak:.1%} of numpy's matmul peak; torch best {rate_t / 1e9:.3g} "
+              f"GFLOP/s = {rate_t / torch_peak:.1%} of torch's")
     print()
     return rows
 
@@ -303,9 +311,10 @@ def main(argv=None):
         sizes = [tuple(d if v is None else v for v, d in zip(given, defaults))]
     else:
         sizes = GRID
-    peak = matmul_peak()
-    print(f"measured float64 matmul peak: {peak / 1e9:.2f} GFLOP/s ((512, 512) x (512, 512), "
-          f"{n_threads} thread{'s' * (n_threads != 1)})\n")
+    peak, torch_peak = matmul_peak(), matmul_peak(library="torch")
+    print(f"measured float64 matmul peak ((512, 512) x (512, 512), {n_threads} "
+          f"thread{'s' * (n_threads != 1)}): numpy {peak / 1e9:.2f} GFLOP/s, "
+          f"torch {torch_peak / 1e9:.2f} GFLOP/s\n")
     wanted = set(args.cells.split(","))
     all_rows = {}
     for T, N, D, H in sizes:
@@ -313,7 +322,8 @@ def main(argv=None):
         header = (f"T={T} N={N} D={D} H={H} float64, CPU; threads: numpy {n_threads} "
                   f"({how}), torch {torch.get_num_threads()}; numpy {np.__version__}, "
                   f"torch {torch.__version__}; {repeats} repeats after {args.warmup} warm-up")
-        all_rows[(T, N, D, H)] = run_size(T, N, D, H, repeats, args.warmup, wanted, header, peak)
+        all_rows[(T, N, D, H)] = run_size(T, N, D, H, repeats, args.warmup, wanted, header,
+                                          peak, torch_peak)
     if args.charlm:
         run_charlm(args.repeats or 20, args.warmup)
     return all_rows
