@@ -278,9 +278,9 @@ def run_size(T, N, D, H, repeats, warmup, wanted, header, peak, torch_peak):
     for name, bn, bt, *_ in rows:
         f = flops(name, T, N, D, H)
         rate, rate_t = f / (bn * 1e-3), f / (bt * 1e-3)
-        print(f"  {name}: {f / 1e9:.4g} GFLOP per call; numpy best {rate / 1e9:.3g} GFLOP/s "
-              f"= {rate / peak:.1%} of numpy's matmul peak; torch best {rate_t / 1e9:.3g} "
-              f"GFLOP/s = {rate_t / torch_peak:.1%} of torch's")
+        print(f"  {name}: {f / 1e9:.4g} GFLOP per call; numpy best {rate / 1e9:.3g} "
+              f"GFLOP/s = {rate / peak:.1%} of numpy's matmul peak; torch best "
+              f"{rate_t / 1e9:.3g} GFLOP/s = {rate_t / torch_peak:.1%} of torch's")
     print()
     return rows
 
@@ -322,8 +322,8 @@ def main(argv=None):
         header = (f"T={T} N={N} D={D} H={H} float64, CPU; threads: numpy {n_threads} "
                   f"({how}), torch {torch.get_num_threads()}; numpy {np.__version__}, "
                   f"torch {torch.__version__}; {repeats} repeats after {args.warmup} warm-up")
-        all_rows[(T, N, D, H)] = run_size(T, N, D, H, repeats, args.warmup, wanted, header,
-                                          peak, torch_peak)
+        all_rows[(T, N, D, H)] = run_size(T, N, D, H, repeats, args.warmup, wanted,
+                                          header, peak, torch_peak)
     if args.charlm:
         run_charlm(args.repeats or 20, args.warmup)
     return all_rows
