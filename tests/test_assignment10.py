@@ -82,6 +82,10 @@ def test_the_solution_earns_every_point(graded):
     assert all(score == max_score > 0 for score, max_score in alice.values()), alice
     text = _outputs(course, "alice", "train_step_hidden")
     assert "training run: 250 steps" in text and "4 of 4 hidden test cases passed" in text, text
+    with open(os.path.join(course, "autograded", "alice", A, f"{A}.ipynb"), encoding="utf-8") as fh:
+        run = next(c for c in json.load(fh)["cells"] if "train_rng" in "".join(c["source"]))
+    printed = "".join("".join(o.get("text", "")) for o in run["outputs"])
+    assert "held-out exact match 93.8%" in printed, run["outputs"]     # the notebook's own run
 
 
 def test_the_released_exercise_earns_zero_without_breaking_the_run(graded):
