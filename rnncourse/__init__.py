@@ -155,7 +155,8 @@ Modules
 ``seqpairs``       sequence pairs: padded batches (PAD, EOS conventions), reversal task
 ``dates``          dates in 13 human formats to ISO 8601, held-out split by date
 ``attention``      additive (Bahdanau) attention, forward and backward
-``seq2seq``        encoder-decoder over any cell, with or without attention; training
+``seq2seq``        encoder-decoder over any cell, with or without attention
+``seq2seq_train``  training it: fresh batches, clipping, Adam (``train_seq2seq``)
 ``decoding``       greedy and beam search (length normalisation), exact match
 =================  ==========================================================
 
