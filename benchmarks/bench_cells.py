@@ -183,19 +183,23 @@ def auto_repeats(T, N, D, H):
 
 
 def time_pair(f_np, f_torch, repeats, warmup):
+    """Interleaved runs: wall-clock ms of each side per repeat, and the median of the
+    per-repeat CPU-time ratios numpy_i / torch_i (``time.process_time``, user + system
+    time of this process: not inflated by waiting for a core on a shared machine)."""
     for _ in range(warmup):
         f_np()
         f_torch()
-    t_np, t_torch = [], []
+    t_np, t_torch, cpu = [], [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         f_np()
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         f_torch()
-        t2 = time.perf_counter()
+        c2, t2 = time.process_time(), time.perf_counter()
         t_np.append((t1 - t0) * 1e3)
         t_torch.append((t2 - t1) * 1e3)
-    return t_np, t_torch
+        cpu.append((c1 - c0) / max(c2 - c1, 1e-9))
+    return t_np, t_torch, statistics.median(cpu)
 
 
 def charlm_pairs(K=65, H=128, T=32, N=16, seed=0):
@@ -246,12 +250,13 @@ def run_charlm(repeats, warmup):
     """Print one table: a character-model training step, NumPy against PyTorch."""
     print("character model, one training step (K=65, H=128, T=32, N=16): loss, BPTT, "
           "clipping, Adam")
-    print(f"{'cell':<6} {'numpy best':>11} {'torch best':>11} {'ratio':>7}   {'paired':>7}")
+    print(f"{'cell':<6} {'numpy best':>11} {'torch best':>11} {'ratio':>7}   "
+          f"{'paired':>7} {'cpu':>7}")
     for cell, f_np, f_torch in charlm_pairs():
-        t_np, t_torch = time_pair(f_np, f_torch, repeats, warmup)
+        t_np, t_torch, cpu = time_pair(f_np, f_torch, repeats, warmup)
         paired = statistics.median(a / b for a, b in zip(t_np, t_torch))
         print(f"{cell:<6} {min(t_np):11.2f} {min(t_torch):11.2f} "
-              f"{min(t_np) / min(t_torch):7.2f}   {paired:7.2f}")
+              f"{min(t_np) / min(t_torch):7.2f}   {paired:7.2f} {cpu:7.2f}")
     print()
 
 
@@ -263,18 +268,21 @@ def run_size(T, N, D, H, repeats, warmup, wanted, header, peak, torch_peak):
     for name, f_np, f_torch in cell_pairs(T, N, D, H, rng):
         if name not in wanted:
             continue
-        t_np, t_torch = time_pair(f_np, f_torch, repeats, warmup)
+        t_np, t_torch, cpu = time_pair(f_np, f_torch, repeats, warmup)
         paired = statistics.median(a / b for a, b in zip(t_np, t_torch))
         rows.append((name, min(t_np), min(t_torch), statistics.median(t_np),
-                     statistics.median(t_torch), paired))
+                     statistics.median(t_torch), paired, cpu))
     print()
     print(f"{'cell':<6} {'numpy best':>11} {'torch best':>11} {'ratio':>7}   "
-          f"{'numpy med':>10} {'torch med':>10} {'ratio':>7}   {'paired':>7}")
-    for name, bn, bt, mn, mt, pr in rows:
+          f"{'numpy med':>10} {'torch med':>10} {'ratio':>7}   {'paired':>7} "
+          f"{'cpu':>7}")
+    for name, bn, bt, mn, mt, pr, cpu in rows:
         print(f"{name:<6} {bn:11.2f} {bt:11.2f} {bn / bt:7.2f}   {mn:10.2f} {mt:10.2f} "
-              f"{mn / mt:7.2f}   {pr:7.2f}")
+              f"{mn / mt:7.2f}   {pr:7.2f} {cpu:7.2f}")
     print("ms per call (forward + backward); ratio = numpy / torch (< 1: numpy faster); "
-          "paired = median over repeats of numpy_i / torch_i (the most load-robust figure)")
+          "paired = median over repeats of numpy_i / torch_i (load hits both alike); "
+          "cpu = the same paired median of CPU time (process_time), not inflated by "
+          "waiting for a core")
     for name, bn, bt, *_ in rows:
         f = flops(name, T, N, D, H)
         rate, rate_t = f / (bn * 1e-3), f / (bt * 1e-3)
