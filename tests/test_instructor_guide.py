@@ -223,9 +223,9 @@ def test_the_guides_commands_work_as_written(tmp_path):
     assert full > 0
     with Gradebook(f"sqlite:///{course}/gradebook.db", "rnncourse") as gb:
         scores = {s: gb.find_submission(A, s).score for s in STUDENTS}
-        names = {s: gb.find_student(s).last_name for s in STUDENTS}
+        names = {s: (gb.find_student(s).last_name, gb.find_student(s).first_name) for s in STUDENTS}
     assert scores == {"alice": full, "bob": 0}, (scores, out)
-    assert names == {"alice": "Lovelace", "bob": "Babbage"}
+    assert names == {"alice": ("Lovelace", "Ada"), "bob": ("Babbage", "Charles")}   # not "None, None"
     with open(os.path.join(course, "grades.csv")) as fh:
         rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(fh)}
     assert float(rows[(A, "alice")]["score"]) == full and rows[(A, "alice")]["last_name"] == "Lovelace"
