@@ -7,13 +7,23 @@ says 1 and the mean score counts the hand grade; after both, 0.
 """
 from __future__ import annotations
 
+import os
 import re
+import sys
 
+import pytest
 from nbgrader.api import Gradebook
 
 from rnncourse_grader.progress import summary_table
 
 A = "01_x"
+
+
+@pytest.fixture(autouse=True)
+def venv_on_path(monkeypatch):
+    """nbgrader's Gradebook runs `alembic` when it creates a database: this venv's, as
+    `make test` does not put .venv/bin on PATH."""
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
 
 
 def build(path):
