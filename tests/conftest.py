@@ -42,6 +42,7 @@ NEEDS = {
     "test_instructor_guide": ("nbgrader", "sandbox", "slow"),
     "test_nbgrader_assignments": ("nbgrader",),
     "test_nbgrader_workflow": ("nbgrader", "sandbox", "browser", "slow"),
+    "test_points_table": ("book",),
     "test_sandbox_paths": ("sandbox",),
     "test_seq2seq_chapter": ("book", "slow"),
 }
