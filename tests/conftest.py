@@ -37,6 +37,7 @@ NEEDS = {
     "test_grader_summary": ("nbgrader",),
     "test_grader_train_model": ("nbgrader", "sandbox"),
     "test_grading_cluster": ("nbgrader", "sandbox", "server", "slow"),
+    "test_grading_judge_attacks": ("nbgrader", "sandbox"),
     "test_grading_points_gradebook": ("nbgrader", "sandbox"),
     "test_grading_sandbox": ("nbgrader", "sandbox"),
     "test_instructor_guide": ("nbgrader", "sandbox", "slow"),
