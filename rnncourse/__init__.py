@@ -47,6 +47,8 @@ Every layer, step and cell follows it:
   cell states (``cache.c[:, -1]`` is PyTorch's ``c_n``);
 * ``bidirectional_forward(x, h0, params, cell="rnn", *, c0=None) -> (h, cache)``,
   ``deep_forward(x, layers, cell, bidirectional, *, h0=None, c0=None) -> (h, cache)``;
+* ``hidden_gradient_norms(x, h0, params, cell="rnn", *, c0=None, ...) -> norms``
+  (a measurement, not a layer, in the same order);
 * ``rnn_step_backward(dh_next, cache) -> StepGrads(dx, dh_prev, dparams)``,
   ``lstm_step_backward(dh_next, dc_next, cache) -> LSTMStepGrads(dx, dh_prev,
   dc_prev, dparams)``, ``rnn_backward(dh, cache) -> SequenceGrads(dx, dh0,
