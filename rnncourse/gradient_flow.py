@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
-from .cells import cell_names, get_cell, has_cell_state
+from .cells import Cell, cell_names, check_cell_params, get_cell, has_cell_state
 
 
 def _resolve(chk: ShapeChecker, cell, params):
@@ -43,22 +43,26 @@ def _resolve(chk: ShapeChecker, cell, params):
     return c
 
 
-def hidden_gradient_norms(cell, x, params, h0=None, *, c0=None, seed=0,
+def hidden_gradient_norms(x, h0, params, cell="rnn", *, c0=None, seed=0,
                           dh_last=None, return_cell: bool = False):
     r"""Mean norm of :math:`\partial L / \partial h_k` for every step k, for a loss on h_T.
 
+    The arguments follow the package's convention (inputs, state, parameters,
+    then the cell), as in ``bidirectional_forward(x, h0, params, cell)``.
+
     Parameters
     ----------
-    cell : a registered cell name (:func:`rnncourse.cells.cell_names`: ``"rnn"`` (tanh),
-        ``"rnn_relu"``, ``"simple_gru"``, ``"gru"``, ``"gru_reset_after"``, ``"lstm"``, ...)
-        or a :class:`~rnncourse.cells.Cell`.  For ``"gru"`` the variant follows the
-        parameters: ``reset_after=True`` when ``params.b_hn`` is given, else the
-        notes' ``reset_after=False``.
     x : (N, T, D) inputs.
+    h0 : (N, H) initial hidden state, or ``None`` for zeros.
     params : the cell's parameters (``RNNParams``, ``SimpleGRUParams``,
         ``GRUParams``, ``LSTMParams``, ...).
-    h0 : (N, H) initial hidden state (``None`` means zeros).
-    c0 : (N, H) initial cell state (``None`` means zeros; cells with one, the LSTM).
+    cell : a registered cell name (:func:`rnncourse.cells.cell_names`: ``"rnn"`` (tanh,
+        the default), ``"rnn_relu"``, ``"simple_gru"``, ``"gru"``, ``"gru_reset_after"``,
+        ``"lstm"``, ...) or a :class:`~rnncourse.cells.Cell`.  For ``"gru"`` the variant
+        follows the parameters: ``reset_after=True`` when ``params.b_hn`` is given, else
+        the notes' ``reset_after=False``.
+    c0 : (N, H) initial cell state, keyword only (``None`` means zeros; cells with one,
+        the LSTM).
     seed : int or Generator for the direction ``g`` (ignored if ``dh_last`` is given).
     dh_last : (N, H) optional explicit :math:`\partial L / \partial h_T` instead of
         the random unit direction (e.g. ``h_T`` itself for ``L = 0.5 ||h_T||^2``).
@@ -84,16 +88,20 @@ def hidden_gradient_norms(cell, x, params, h0=None, *, c0=None, seed=0,
     and scaled to unit norm.
     """
     chk = ShapeChecker("hidden_gradient_norms")
+    if isinstance(x, (str, Cell)):              # the old order, hidden_gradient_norms(cell, x, ...)
+        name, arg = (x, repr(x)) if isinstance(x, str) else (x.name, "cell")
+        chk.fail(f"x must be the (N, T, D) inputs, got the cell {name!r}; the cell comes after "
+                 f"the parameters: hidden_gradient_norms(x, h0, params, {arg})")
+    if isinstance(h0, tuple):                   # params passed where h0 belongs
+        chk.fail(f"h0 must be None or an (N, H) array (the arguments are x, h0, params, cell), "
+                 f"got {type(h0).__name__}")
     c = _resolve(chk, cell, params)
     if not isinstance(params, tuple) or not hasattr(params, "W"):
         chk.fail(f"params must be the cell's parameter NamedTuple, got {type(params).__name__}")
-    W = np.asarray(params.W)
-    if W.ndim != 2:
-        chk.fail(f"params.W must be a matrix, got shape {W.shape}")
     x = chk.array("x", x, "N T D")
     chk.array("params.U", getattr(params, "U", None), "rows D")   # rows = H or 2H/3H/4H (gates)
+    _, H = check_cell_params(chk, params, c)                      # U (kH, D), W (kH, H), b (kH,)
     N, T, _ = x.shape
-    H = W.shape[1]
     chk.dims["H"], chk.source["H"] = H, "params.W"
     if not has_cell_state(c) and (c0 is not None or return_cell):
         chk.fail(f"c0 and return_cell are for cells with a cell state (cell='lstm'), "
@@ -111,9 +119,10 @@ def hidden_gradient_norms(cell, x, params, h0=None, *, c0=None, seed=0,
         g = chk.array("dh_last", dh_last, "N H")
 
     caches = []
-    for t in range(T):
-        _h, state, cache = c.step_forward(x[:, t], state, params)
-        caches.append(cache)
+    with chk.renamed("params", "params"):       # further fields (P, b_hn): the step checks them
+        for t in range(T):
+            _h, state, cache = c.step_forward(x[:, t], state, params)
+            caches.append(cache)
     if return_cell and T and not all(hasattr(caches[0], a) for a in ("o", "tanh_c")):
         chk.fail(f"return_cell needs an LSTM step cache (with o and tanh_c: h_t = o_t tanh(c_t)), "
                  f"got {type(caches[0]).__name__} from cell {c.name!r}")

@@ -179,7 +179,7 @@ def test_hidden_gradient_norms(by_name, registered):
     N, T, D, H = 2, 5, 3, 3
     p = minimal_init(D, H, rng)
     x, h0, gT = rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
-    norms = hidden_gradient_norms(cell, x, p, h0, dh_last=gT)
+    norms = hidden_gradient_norms(x, h0, p, cell, dh_last=gT)
     hs = minimal_forward(x, h0, p)[0]
     for k in range(1, T):                              # perturb h_k, re-run steps k+1..T
         def L(hk, k=k):

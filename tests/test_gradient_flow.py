@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnncourse.cells import CELL_NAMES
+from rnncourse.cells import CELL_NAMES, get_cell
 from rnncourse.gradcheck import numerical_gradient
 from rnncourse.gradient_flow import hidden_gradient_norms
 from rnncourse.initializers import orthogonal
@@ -22,7 +22,7 @@ def test_rnn_matches_explicit_product_of_jacobians(cell, N, T, D, H):
     p, x, h0 = rnn_params(D, H), rng.normal(size=(N, T, D)), rng.normal(size=(N, H))
     g = rng.normal(size=(N, H))
     snapshot = [a.copy() for a in (x, h0, g, *p)]
-    norms = hidden_gradient_norms(cell, x, p, h0, dh_last=g)
+    norms = hidden_gradient_norms(x, h0, p, cell, dh_last=g)
     h, _ = rnn_forward(x, h0, p, "tanh" if cell == "rnn" else "relu")
     expected = np.zeros(T)
     for n in range(N):
@@ -40,10 +40,10 @@ def test_rnn_matches_explicit_product_of_jacobians(cell, N, T, D, H):
 def test_default_direction_is_unit_and_seeded():
     rng = np.random.default_rng(0)
     p, x = rnn_params(2, 5), rng.normal(size=(4, 7, 2))
-    a = hidden_gradient_norms("rnn", x, p)
+    a = hidden_gradient_norms(x, None, p)
     assert a.shape == (7,) and a[-1] == pytest.approx(1.0, rel=1e-14)
-    np.testing.assert_array_equal(a, hidden_gradient_norms("rnn", x, p, seed=0))
-    assert not np.array_equal(a, hidden_gradient_norms("rnn", x, p, seed=1))
+    np.testing.assert_array_equal(a, hidden_gradient_norms(x, None, p, "rnn", seed=0))
+    assert not np.array_equal(a, hidden_gradient_norms(x, None, p, seed=1))
 
 
 def test_closed_forms_identity_relu_and_contracting_tanh():
@@ -51,10 +51,10 @@ def test_closed_forms_identity_relu_and_contracting_tanh():
     x = np.zeros((2, T, 3))
     irnn = RNNParams(np.zeros((H, 3)), np.eye(H), np.zeros(H))
     h0 = np.full((2, H), 0.5)                           # all units active: every Jacobian is I
-    np.testing.assert_allclose(hidden_gradient_norms("rnn_relu", x, irnn, h0), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(hidden_gradient_norms(x, h0, irnn, "rnn_relu"), 1.0, rtol=1e-14)
     # tanh at h = 0 has slope 1, so J = 0.5 Q with Q orthogonal: norms 0.5^(T-k)
     small = RNNParams(np.zeros((H, 3)), orthogonal((H, H), 0, gain=0.5), np.zeros(H))
-    np.testing.assert_allclose(hidden_gradient_norms("rnn", x, small),
+    np.testing.assert_allclose(hidden_gradient_norms(x, None, small, "rnn"),
                                0.5 ** np.arange(T - 1, -1, -1), rtol=1e-12)
 
 
@@ -112,9 +112,9 @@ def test_all_cells_against_finite_differences_on_the_state(cell, N, T, D, H):
     rng = np.random.default_rng(2)
     p = _params(cell, D, H, seed=3)
     x, h0, g = rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
-    norms = hidden_gradient_norms(cell, x, p, h0, dh_last=g)
+    norms = hidden_gradient_norms(x, h0, p, cell, dh_last=g)
     # "gru" picks the variant from the parameters (b_hn given: reset after), as before
-    np.testing.assert_array_equal(hidden_gradient_norms(name, x, p, h0, dh_last=g), norms)
+    np.testing.assert_array_equal(hidden_gradient_norms(x, h0, p, name, dh_last=g), norms)
     hs, cs, os_ = _states(name, x, h0, p)
     run = _sequence_forward(name, p)
     expected = np.empty(T)
@@ -127,7 +127,7 @@ def test_all_cells_against_finite_differences_on_the_state(cell, N, T, D, H):
         expected[k - 1] = np.linalg.norm(grad, axis=1).mean()
     np.testing.assert_allclose(norms, expected, rtol=1e-7)
     if name == "lstm":
-        _, cell_norms = hidden_gradient_norms("lstm", x, p, h0, dh_last=g, return_cell=True)
+        _, cell_norms = hidden_gradient_norms(x, h0, p, "lstm", dh_last=g, return_cell=True)
         np.testing.assert_allclose(_, norms, rtol=0)
         expected_c = np.empty(T)
         for k in range(1, T + 1):                      # perturb c_k; h_k = o_k tanh(c_k) follows
@@ -152,20 +152,24 @@ def test_lstm_forget_gate_open_keeps_cell_gradient():
     p = LSTMParams(np.zeros((4 * H, 1)), np.zeros((4 * H, H)), b)
     x = np.zeros((1, T, 1))
     c0 = np.full((1, H), 0.3)
-    h_norms, c_norms = hidden_gradient_norms("lstm", x, p, c0=c0, return_cell=True)
+    h_norms, c_norms = hidden_gradient_norms(x, None, p, "lstm", c0=c0, return_cell=True)
     np.testing.assert_allclose(c_norms, c_norms[-1], rtol=1e-12)
     assert c_norms[-1] > 0.5
     np.testing.assert_allclose(h_norms[:-1], 0.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda x, p: hidden_gradient_norms("lstm2", x, p), r"hidden_gradient_norms: cell must be one of 'rnn', 'rnn_relu', 'simple_gru', 'gru', 'gru_reset_after', 'lstm' or a Cell, got 'lstm2'"),
-    (lambda x, p: hidden_gradient_norms("rnn", x[0], p), r"hidden_gradient_norms: x must have 3 dimensions \(N, T, D\), got shape \(4, 2\)"),
-    (lambda x, p: hidden_gradient_norms("rnn", x, p, np.zeros((3, 5))), r"h0 must have shape \(N, H\) = \(3, 4\), got \(3, 5\)"),
-    (lambda x, p: hidden_gradient_norms("rnn", x, p, dh_last=np.zeros((2, 4))), r"dh_last must have shape \(N, H\) = \(3, 4\), got \(2, 4\)"),
-    (lambda x, p: hidden_gradient_norms("rnn", x, p, return_cell=True), r"c0 and return_cell are for cells with a cell state \(cell='lstm'\), got cell='rnn'"),
-    (lambda x, p: hidden_gradient_norms("rnn", x, (1, 2)), r"params must be the cell's parameter NamedTuple, got tuple"),
-    (lambda x, p: hidden_gradient_norms("rnn", x, p._replace(U=np.zeros((4, 3)))), r"hidden_gradient_norms: params.U must have shape \(rows, D\) = \(rows, 2\), got \(4, 3\) \(D = 2 was set by x\)"),
+    (lambda x, p: hidden_gradient_norms(x, None, p, "lstm2"), r"hidden_gradient_norms: cell must be one of 'rnn', 'rnn_relu', 'simple_gru', 'gru', 'gru_reset_after', 'lstm' or a Cell, got 'lstm2'"),
+    (lambda x, p: hidden_gradient_norms(x[0], None, p), r"hidden_gradient_norms: x must have 3 dimensions \(N, T, D\), got shape \(4, 2\)"),
+    (lambda x, p: hidden_gradient_norms(x, np.zeros((3, 5)), p), r"h0 must have shape \(N, H\) = \(3, 4\), got \(3, 5\)"),
+    (lambda x, p: hidden_gradient_norms(x, None, p, dh_last=np.zeros((2, 4))), r"dh_last must have shape \(N, H\) = \(3, 4\), got \(2, 4\)"),
+    (lambda x, p: hidden_gradient_norms(x, None, p, "rnn", return_cell=True), r"c0 and return_cell are for cells with a cell state \(cell='lstm'\), got cell='rnn'"),
+    (lambda x, p: hidden_gradient_norms(x, None, (1, 2)), r"params must be the cell's parameter NamedTuple, got tuple"),
+    (lambda x, p: hidden_gradient_norms(x, None, p._replace(U=np.zeros((4, 3)))), r"hidden_gradient_norms: params.U must have shape \(rows, D\) = \(rows, 2\), got \(4, 3\) \(D = 2 was set by x\)"),
+    # the order before the package's convention, hidden_gradient_norms(cell, x, params, h0)
+    (lambda x, p: hidden_gradient_norms("rnn", x, p), r"hidden_gradient_norms: x must be the \(N, T, D\) inputs, got the cell 'rnn'; the cell comes after the parameters: hidden_gradient_norms\(x, h0, params, 'rnn'\)"),
+    (lambda x, p: hidden_gradient_norms(get_cell("lstm"), x, p), r"hidden_gradient_norms: x must be the \(N, T, D\) inputs, got the cell 'lstm'; the cell comes after the parameters: hidden_gradient_norms\(x, h0, params, cell\)"),
+    (lambda x, p: hidden_gradient_norms(x, p, "rnn"), r"hidden_gradient_norms: h0 must be None or an \(N, H\) array \(the arguments are x, h0, params, cell\), got RNNParams"),
 ])
 def test_errors(call, match):
     x = np.zeros((3, 4, 2))

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnncourse import (bidirectional, cells, charlm, clipping, deep, gru, initializers, lstm,
-                       output, rnn, tasks, text)
+from rnncourse import (bidirectional, cells, charlm, clipping, deep, gradient_flow, gru,
+                       initializers, lstm, output, rnn, tasks, text)
 
 N, T, D, H, K = 2, 3, 4, 5, 6
 
@@ -173,6 +173,9 @@ CALLS = {
         grads=_rnn_params(r), max_norm=1.0)),
     "clip_by_value": (clipping.clip_by_value, lambda r: dict(grads=_rnn_params(r), clip_value=1.0)),
     "one_hot": (text.one_hot, lambda r: dict(indices=r.integers(0, K, size=(N, T)), K=K)),
+    "hidden_gradient_norms": (gradient_flow.hidden_gradient_norms, lambda r: dict(
+        x=_seq(r), h0=r.normal(size=(N, H)), params=_lstm_params(r), cell="lstm",
+        c0=r.normal(size=(N, H)), dh_last=r.normal(size=(N, H)), return_cell=True)),
 }
 
 

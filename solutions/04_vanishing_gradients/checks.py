@@ -274,8 +274,8 @@ def build(rc, G):
                 G.case("D=10, H=20", 10, 20, int(rng.integers(1000)), "irnn")]
 
     # ---------------------------------------------------------------- hidden_gradient_norms
-    def flow_ref(cell, x, params, h0=None, *, seed=0, dh_last=None):
-        return rc.gradient_flow.hidden_gradient_norms(cell, x, params, h0, seed=seed, dh_last=dh_last)
+    def flow_ref(x, h0, params, cell="rnn", *, seed=0, dh_last=None):
+        return rc.gradient_flow.hidden_gradient_norms(x, h0, params, cell, seed=seed, dh_last=dh_last)
 
     def _act(cell):
         if cell == "rnn":
@@ -322,7 +322,7 @@ def build(rc, G):
         return norms
 
     def _variant(name):
-        def fn(cell, x, params, h0=None, *, seed=0, dh_last=None):
+        def fn(x, h0, params, cell="rnn", *, seed=0, dh_last=None):
             return _flow(cell, x, params, h0, seed, dh_last, variant=name)
         return fn
 
@@ -372,7 +372,7 @@ def build(rc, G):
         kwargs = {"dh_last": g} if dh_last else {}
         if seed is not None:
             kwargs["seed"] = seed
-        return G.case(label, cell, x, params, h, **kwargs)
+        return G.case(label, x, h, params, cell, **kwargs)
 
     def flow_visible():
         rng = np.random.default_rng(43)
