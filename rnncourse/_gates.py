@@ -5,7 +5,9 @@
 time loops use (the sigmoid built from ``exp``);
 ``mix_`` is the GRUs' update ``h_t = z n_t + (1 - z) h_{t-1}``, in place;
 ``dsigmoid_`` and ``dtanh_`` the activations' derivatives, into a buffer;
-``outer_sum`` and ``tall_matmul`` the products over all T*N rows after a backward loop.
+``outer_sum`` and ``tall_matmul`` the products over all T*N rows after a backward loop;
+``chunk_steps`` and ``add_outer_`` the same products taken a chunk of steps at a time inside
+the loop (while the chunk's gradients are still in the cache).
 """
 from __future__ import annotations
 
@@ -87,3 +89,33 @@ def tall_matmul(d: np.ndarray, U: np.ndarray) -> np.ndarray:
     """``d @ U`` (M, Q) for a tall d (M, P) and U (P, Q), e.g. ``dx`` of all steps;
     computed as the transpose of ``U.T @ d.T``, faster as in :func:`outer_sum`."""
     return np.ascontiguousarray((U.T @ d.T).T)
+
+
+#: Rows (steps x batch) per chunk of the backward loops' weight-gradient products: about
+#: 1024 rows keep a chunk's (rows, kH) gradients in the L2/L3 cache and each product large
+#: enough to run near the matrix-product peak (benchmarks/bench_cells.py: 10-20% faster
+#: than one product over all T*N rows at T, N, H = 100, 128, 512, and no (T, N, kH) buffer).
+CHUNK_ROWS = 1024
+
+
+def chunk_steps(T: int, N: int) -> int:
+    """Time steps per chunk, ``ceil(CHUNK_ROWS / N)`` capped at ``T`` (one chunk when T*N is
+    small).  ``CHUNK_ROWS`` is read at each call, so a test can set it to force many chunks."""
+    return max(1, min(T, -(-CHUNK_ROWS // N)))
+
+
+def add_outer_(acc: np.ndarray, v: np.ndarray, d: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """In place: ``acc += v.T @ d`` for v (M, Q), d (M, P), acc and tmp (Q, P).
+
+    The transposed accumulator (``dU.T``) is the faster order (see :func:`outer_sum`);
+    ``tmp`` is the product's reused buffer."""
+    np.matmul(v.T, d, out=tmp)
+    acc += tmp
+    return acc
+
+
+def prev_rows(first: np.ndarray, seq_tm: np.ndarray, t0: int, t1: int) -> np.ndarray:
+    """The previous states of steps t0..t1-1 as (rows, H): ``seq_tm[t0-1:t1-1]`` (T, N, H)
+    time-major, with ``first`` (N, H) (``h_0`` or ``c_0``) standing for step -1."""
+    prev = seq_tm[t0 - 1:t1 - 1] if t0 else np.concatenate([first[None], seq_tm[:t1 - 1]])
+    return prev.reshape(-1, seq_tm.shape[2])

@@ -26,8 +26,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ._gates import (check_stacked, dsigmoid_, dtanh_, mix_, outer_sum, sigmoid_,
-                     tall_matmul, tanh_)
+from ._gates import (add_outer_, check_stacked, chunk_steps, dsigmoid_, dtanh_, mix_,
+                     sigmoid_, tanh_)
 from ._validation import ShapeChecker, as_rng
 from .activations import sigmoid
 from .initializers import gate_blocks
@@ -306,64 +306,76 @@ def gru_backward(dh, cache: GRUCache) -> SequenceGrads:
 
     Notes
     -----
-    The loop propagates ``dL/dh_t`` and writes ``dL/da_t`` of each step into one
-    (T, N, 3H) buffer, the gate derivatives formed in place on the step's (N, H)
-    blocks; the weight gradients and dx are one matrix product each over all T*N
-    rows after the loop.
+    The loop propagates ``dL/dh_t`` and writes ``dL/da_t`` of each step into a buffer of
+    one chunk of steps (about 1024 of the T*N rows), the gate derivatives formed in place
+    on the step's (N, H) blocks; when a chunk is complete its weight gradients and dx are
+    one matrix product each over its rows, added up over the chunks.
     """
     ShapeChecker("gru_backward").cache("cache", cache, GRUCache)
     T, N, H = cache.h_tm.shape
     chk = ShapeChecker("gru_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")
     U, W, _, _ = cache.params
-    H2, D = 2 * H, cache.x_tm.shape[2]
+    H2, H3, D = 2 * H, 3 * H, cache.x_tm.shape[2]
     carry = np.zeros((N, H))                         # dL/dh_t from step t+1
     d, zd, tmp = np.empty((N, H)), np.empty((N, H)), np.empty((N, H))
-    dax = np.empty((T, N, 3 * H))                    # dL/da_t, input side, [r, z, n]
-    hb_flat = cache.h_all[:-1].reshape(T * N, H)     # h_{t-1} of every step
+    K = chunk_steps(T, N)
+    dax = np.empty((K, N, H3))                       # dL/da_t of a chunk, input side, [r, z, n]
+    dUT, dWT, db = np.zeros((D, H3)), np.zeros((H, H3)), np.zeros(H3)   # dU.T, dW.T, db
+    tmpU, tmpW = np.empty((D, H3)), np.empty((H, H3))
+    dx_tm = np.empty((T, N, D))
     if cache.reset_after:
-        dan = np.empty((T, N, H))                    # dL/da_n
+        dan = np.empty((K, N, H))                    # dL/da_n
+        db_hn = np.zeros(H)
     else:
         Wrz, Wn = W[:H2], W[H2:]
         drh = np.empty((N, H))
+        tmp_rz, tmp_n = np.empty((H, H2)), np.empty((H, H))
+        db_hn = None
     for t in range(T - 1, -1, -1):
+        t0 = t - t % K                               # this step's chunk: steps t0 .. t0+K-1
+        j = t - t0
         r, z, n, h_prev = cache.r[t], cache.z[t], cache.n[t], cache.h_all[t]
-        dr, dz = dax[t, :, :H], dax[t, :, H:H2]
+        dr, dz = dax[j, :, :H], dax[j, :, H:H2]
         np.add(dh[:, t], carry, out=d)               # dL/dh_t: from above + from t+1
         np.subtract(n, h_prev, out=tmp)              # h_t = h_{t-1} + z (n - h_{t-1})
         tmp *= d
         dsigmoid_(dz, z, tmp)                        # z = sigmoid(a_z)
         np.multiply(d, z, out=zd)                    # h_t = z n ...
-        dn = dan[t] if cache.reset_after else dax[t, :, H2:]
+        dn = dan[j] if cache.reset_after else dax[j, :, H2:]
         dtanh_(dn, n, zd)                            # n = tanh(a_n)
         if cache.reset_after:                        # a_n = ... + r (W_n h + b_hn)
             np.multiply(dn, cache.hn[t], out=tmp)
             dsigmoid_(dr, r, tmp)                    # r = sigmoid(a_r)
-            np.multiply(dn, r, out=dax[t, :, H2:])   # hidden side's hn block (n: later)
-            np.matmul(dax[t], W, out=carry)          # W h_{t-1}, all three blocks
+            np.multiply(dn, r, out=dax[j, :, H2:])   # hidden side's hn block (n: later)
+            np.matmul(dax[j], W, out=carry)          # W h_{t-1}, all three blocks
         else:
             np.matmul(dn, Wn, out=drh)               # a_n = ... + W_n (r h_{t-1})
             np.multiply(drh, h_prev, out=tmp)
             dsigmoid_(dr, r, tmp)                    # r h_{t-1};  r = sigmoid(a_r)
-            np.matmul(dax[t, :, :H2], Wrz, out=carry)  # a_rz = ... + W_rz h_{t-1}
+            np.matmul(dax[j, :, :H2], Wrz, out=carry)  # a_rz = ... + W_rz h_{t-1}
             np.multiply(drh, r, out=tmp)             # r h_{t-1}
             carry += tmp
         carry += d                                   # h_t = ... + (1 - z) h_{t-1}
         carry -= zd
-    dax_flat = dax.reshape(T * N, 3 * H)
-    if cache.reset_after:
-        dW = outer_sum(dax_flat, hb_flat)            # W h_{t-1}: blocks [r, z, hn]
-        db_hn = dax_flat[:, H2:].sum(axis=0)         # ... + b_hn
-        dax[:, :, H2:] = dan                         # input side: n block is dL/da_n
-    else:
-        rh_flat = cache.rh.reshape(T * N, H)         # r_t h_{t-1} of every step
-        dW = np.concatenate([outer_sum(dax_flat[:, :H2], hb_flat),   # W_rz h_{t-1}
-                             outer_sum(dax_flat[:, H2:], rh_flat)])  # W_n (r h_{t-1})
-        db_hn = None
-    dU = outer_sum(dax_flat, cache.x_tm.reshape(T * N, D))  # a_t = U x_t ...
-    db = dax_flat.sum(axis=0)                        #     + b
-    dx = tall_matmul(dax_flat, U).reshape(T, N, D).transpose(1, 0, 2)
-    return SequenceGrads(dx, carry, GRUParams(dU, dW, db, db_hn))
+        if t == t0:                                  # chunk complete: its products
+            t1 = min(t0 + K, T)
+            rows = (t1 - t0) * N
+            flat = dax[:t1 - t0].reshape(rows, H3)
+            hb = cache.h_all[t0:t1].reshape(rows, H)  # h_{t-1} of the chunk's steps
+            if cache.reset_after:
+                add_outer_(dWT, hb, flat, tmpW)      # W h_{t-1}: blocks [r, z, hn]
+                db_hn += flat[:, H2:].sum(axis=0)    # ... + b_hn
+                dax[:t1 - t0, :, H2:] = dan[:t1 - t0]  # input side: n block is dL/da_n
+            else:
+                add_outer_(dWT[:, :H2], hb, flat[:, :H2], tmp_rz)   # W_rz h_{t-1}
+                add_outer_(dWT[:, H2:], cache.rh[t0:t1].reshape(rows, H),  # W_n (r h_{t-1})
+                           flat[:, H2:], tmp_n)
+            add_outer_(dUT, cache.x_tm[t0:t1].reshape(rows, D), flat, tmpU)  # a_t = U x_t
+            db += flat.sum(axis=0)                   #     + b
+            np.matmul(flat, U, out=dx_tm[t0:t1].reshape(rows, D))
+    dU, dW = np.ascontiguousarray(dUT.T), np.ascontiguousarray(dWT.T)
+    return SequenceGrads(dx_tm.transpose(1, 0, 2), carry, GRUParams(dU, dW, db, db_hn))
 
 
 def init_gru_params(D: int, H: int, rng, reset_after: bool = False) -> GRUParams:

@@ -35,7 +35,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ._validation import ShapeChecker, as_rng
-from ._gates import dsigmoid_, dtanh_, outer_sum, tall_matmul
+from ._gates import add_outer_, chunk_steps, dsigmoid_, dtanh_, prev_rows
 from .activations import sigmoid, tanh
 from .initializers import uniform
 
@@ -248,8 +248,7 @@ def lstm_forward(x, h0, params: LSTMParams, *, c0=None):
     chk = ShapeChecker("lstm_forward")
     params = _check_params(chk, params)
     x = chk.array("x", x, "N T D")
-    N, T, _ = x.shape
-    H = params.W.shape[1]
+    (N, T, D), H = x.shape, params.W.shape[1]
     h0 = np.zeros((N, H)) if h0 is None else chk.array("h0", h0, "N H")
     c0 = np.zeros((N, H)) if c0 is None else chk.array("c0", c0, "N H")
     U, W, b, P = params
@@ -260,8 +259,7 @@ def lstm_forward(x, h0, params: LSTMParams, *, c0=None):
     # product, one exp over (N, 4H), +1, one reciprocal and 2r - 1 on the g block.
     scale = np.repeat([-1.0, -1.0, -2.0, -1.0], H)       # (4H,)
     Us, WTs, bs = U * scale[:, None], (W * scale[:, None]).T, b * scale
-    Ps = None if P is None else -P
-    D = x_tm.shape[2]                                    # one (T*N, D) x (D, 4H) product:
+    Ps = None if P is None else -P                       # one (T*N, D) x (D, 4H) product:
     gates = (x_tm.reshape(T * N, D) @ Us.T).reshape(T, N, 4 * H)  # -(U x_t) (x2 for g), all t
     gates += bs
     c_tm, tanh_c, h_tm = (np.empty((T, N, H)) for _ in range(3))   # c_t, tanh(c_t), h_t
@@ -282,16 +280,14 @@ def lstm_forward(x, h0, params: LSTMParams, *, c0=None):
             g = a[:, 2 * H:3 * H]
             g *= 2.0
             g -= 1.0                                     # g_t = tanh(a_g) = 2 / (1 + e^-2a) - 1
-            c = c_tm[t]
+            c, th = c_tm[t], tanh_c[t]
             np.multiply(a[:, H:2 * H], c_prev, out=c)    # c_t = f_t * c_{t-1}
             np.multiply(a[:, 0:H], g, out=tmp)
             c += tmp                                     #     + i_t * g_t
-            th = tanh_c[t]
             np.tanh(c, out=th)                           # tanh(c_t)
             np.multiply(a[:, 3 * H:], th, out=h_tm[t])   # h_t = o_t * tanh(c_t)
             h_prev, c_prev = h_tm[t], c
-    cache = LSTMCache(x_tm, h0, c0, gates, c_tm, tanh_c, h_tm, params)
-    return h_tm.transpose(1, 0, 2), cache
+    return h_tm.transpose(1, 0, 2), LSTMCache(x_tm, h0, c0, gates, c_tm, tanh_c, h_tm, params)
 
 
 def lstm_backward(dh, cache: LSTMCache, *, dc_last=None) -> LSTMSequenceGrads:
@@ -313,21 +309,26 @@ def lstm_backward(dh, cache: LSTMCache, *, dc_last=None) -> LSTMSequenceGrads:
 
     Notes
     -----
-    Each step writes ``dL/da_t`` into one (T, N, 4H) buffer, with the gate
-    derivatives formed in place on the step's (N, H) blocks (no temporaries);
-    dU, dW, db and dx are one product each over all T*N rows after the loop.
+    Each step writes ``dL/da_t`` into a buffer of one chunk of steps (about 1024 of the
+    T*N rows), with the gate derivatives formed in place on the step's (N, H) blocks (no
+    temporaries); when a chunk is complete its dU, dW, db and dx are one product each over
+    its rows, added up over the chunks (``_gates.chunk_steps``).
     """
     ShapeChecker("lstm_backward").cache("cache", cache, LSTMCache)
     T, N, H = cache.h_tm.shape
     chk = ShapeChecker("lstm_backward", N=N, T=T, H=H)
     dh = chk.array("dh", dh, "N T H")
     dc_next = np.zeros((N, H)) if dc_last is None else chk.array("dc_last", dc_last, "N H").copy()
-    U, W, _, P = cache.params
-    H2, H3 = 2 * H, 3 * H
-    da = np.empty((T, N, 4 * H))                      # dL/da_t, blocks i, f, g, o
+    (U, W, _, P), D, K = cache.params, cache.x_tm.shape[2], chunk_steps(T, N)
+    H2, H3, H4 = 2 * H, 3 * H, 4 * H
+    da = np.empty((K, N, H4))                         # dL/da_t of one chunk, blocks i, f, g, o
+    dUT, dWT, db = np.zeros((D, H4)), np.zeros((H, H4)), np.zeros(H4)   # dU.T, dW.T, db
+    tmpU, tmpW = np.empty((D, H4)), np.empty((H, H4))  # the chunk products' buffers
+    dPT, dx_tm = None if P is None else np.zeros((H, 3)), np.empty((T, N, D))   # dP.T, dx
     dh_next, dht, dc = np.zeros((N, H)), np.empty((N, H)), np.empty((N, H))  # reused buffers
     for t in range(T - 1, -1, -1):
-        s, d, th = cache.gates[t], da[t], cache.tanh_c[t]
+        t0 = t - t % K                                # this step's chunk: steps t0 .. t0+K-1
+        s, d, th = cache.gates[t], da[t - t0], cache.tanh_c[t]
         i, f, g, o = s[:, :H], s[:, H:H2], s[:, H2:H3], s[:, H3:]
         c_prev = cache.c_tm[t - 1] if t else cache.c0
         np.add(dh[:, t], dh_next, out=dht)            # dL/dh_t: from above + from t+1
@@ -349,20 +350,21 @@ def lstm_backward(dh, cache: LSTMCache, *, dc_last=None) -> LSTMSequenceGrads:
             dc_next += df * P[1]
             dc_next += do * P[2]
         np.matmul(d, W, out=dh_next)                  # a_t = ... + W h_{t-1}
-    D = cache.x_tm.shape[2]
-    flat = da.reshape(T * N, 4 * H)
-    dU = outer_sum(flat, cache.x_tm.reshape(T * N, D))          # a_t = U x_t ...
-    dW = outer_sum(flat[N:], cache.h_tm[:-1].reshape(-1, H))    #   + W h_{t-1}, t > 1
-    dW += outer_sum(flat[:N], cache.h0)                         #   and h_0 at t = 1
-    db = flat.sum(axis=0)                             #     + b
-    dP = None
-    if P is not None:
-        cb = np.concatenate([cache.c0[None], cache.c_tm[:-1]]).reshape(T * N, H)  # c_{t-1}
-        dP = np.stack([(flat[:, 0:H] * cb).sum(axis=0),
-                       (flat[:, H:2 * H] * cb).sum(axis=0),
-                       (flat[:, 3 * H:] * cb).sum(axis=0)])
-    dx = tall_matmul(flat, U).reshape(T, N, D).transpose(1, 0, 2)
-    return LSTMSequenceGrads(dx, dh_next, LSTMParams(dU, dW, db, dP), dc_next)
+        if t == t0:                                   # chunk complete: its products
+            t1 = min(t0 + K, T)
+            flat = da[:t1 - t0].reshape(-1, H4)
+            rows = flat.shape[0]
+            add_outer_(dUT, cache.x_tm[t0:t1].reshape(rows, D), flat, tmpU)  # a_t = U x_t
+            add_outer_(dWT, prev_rows(cache.h0, cache.h_tm, t0, t1), flat, tmpW)  # + W h_{t-1}
+            db += flat.sum(axis=0)                    #   + b
+            np.matmul(flat, U, out=dx_tm[t0:t1].reshape(rows, D))
+            if P is not None:                         # a_{i,f,o} += P * c_{t-1}
+                cb = prev_rows(cache.c0, cache.c_tm, t0, t1)
+                for k, lo in enumerate((0, H, H3)):   # blocks i, f, o
+                    dPT[:, k] += (flat[:, lo:lo + H] * cb).sum(axis=0)
+    dP = None if P is None else np.ascontiguousarray(dPT.T)
+    dparams = LSTMParams(np.ascontiguousarray(dUT.T), np.ascontiguousarray(dWT.T), db, dP)
+    return LSTMSequenceGrads(dx_tm.transpose(1, 0, 2), dh_next, dparams, dc_next)
 
 
 def init_lstm_params(D: int, H: int, rng, peepholes: bool = False,
