@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, NamedTuple, Optional, Sequence
 
-from .calls import call_student, default_time_limit, rnncourse_name, run_plain
+from .calls import _TimeLimit, call_student, default_time_limit, rnncourse_name, run_plain
 from .compare import compare, self_test
 from .feedback import explain_error, hints, recognised, shared_cause
 from .spec import Case, Mistake
@@ -127,6 +127,9 @@ def _judge(student_fn, reference_fn, c: Case, ref_value, wrong, *, name, mistake
         for check in extra:
             try:
                 problem = check(student_fn, c, out.value)
+            except _TimeLimit:      # a check that calls the student's function again (a run)
+                problem = ("an extra check that calls your function again stopped: a call "
+                           "took longer than the time limit")
             except Exception as err:  # noqa: BLE001 - odd output the extra check did not expect
                 problem = f"an extra check could not use your result: {error_text(err)}"
             if problem:
