@@ -8,7 +8,9 @@ Graded: ``attention_step_forward`` and ``attention_step_backward`` (additive att
 decoder step), ``decoder_step_forward`` (GRU decoder with attention; it calls the student's
 attention step), ``beam_search`` (it calls the student's decoder step) and ``train_step``
 (one Adam update; its hidden tests include a 250-step training run on the dates, scored on
-held-out dates by the grader's own greedy decoder).
+held-out dates by the grader's own greedy decoder, its last step and :data:`RUN_CHECKED` others
+drawn from the hidden seed compared with the course's step, so that the model it ends with is
+the student's own steps').
 """
 import numpy as np
 
@@ -26,6 +28,8 @@ POINTS = {
 TRAIN_STEPS, TRAIN_SEED, TRAIN_BATCH, TRAIN_HIDDEN, TRAIN_LR = 250, 1, 64, 32, 1e-2
 #: held-out dates it is scored on, and the exact match it must reach
 HELD_OUT_N, HELD_OUT_SEED, REQUIRED_EXACT_MATCH = 500, 2024, 0.90
+#: steps of that run (besides the last) compared with the course's step, drawn from the hidden seed
+RUN_CHECKED = 24
 
 
 def build(rc, G):
@@ -472,23 +476,66 @@ def build(rc, G):
         g = np.random.default_rng(TRAIN_SEED)
         return G.case(RUN_LABEL, params, Adam.adam_init(params), date_batch(g), TRAIN_LR, 5.0)
 
+    #: steps of the run compared with the course's step, besides the last (drawn by train_hidden
+    #: from the hidden seed, so a notebook cannot tell which): the model the run ends with must be
+    #: the student's own steps', not one made elsewhere and returned along the way
+    run_checks = {"steps": range(2, TRAIN_STEPS + 1)}
+
+    def layout(tree):
+        return [(lab, path, None if x is None else np.shape(x), isinstance(x, np.ndarray) or x is None)
+                for lab, path, x in rc.tree.tree_leaves(tree, "new")]
+
+    def same_step(got, want):
+        """None when got == want (params, state, loss) within the case tolerances, else which part."""
+        for name, a, b in zip(("new_params", "new_state", "loss"), got, want):
+            la, lb = rc.tree.tree_leaves(a), rc.tree.tree_leaves(b)
+            if len(la) != len(lb) or not all(
+                    (x is None) == (y is None) and (x is None or np.shape(x) == np.shape(y) and
+                                                    np.allclose(x, y, rtol=1e-7, atol=1e-9))
+                    for (_, _, x), (_, _, y) in zip(la, lb)):
+                return name
+        return None
+
     def training_run(student_fn, c, out):
         """After the first step (compared above): the other steps with the student's function,
-        fresh batches from the same generator, then greedy exact match on held-out dates."""
+        fresh batches from the same generator, then greedy exact match on held-out dates; when
+        that is reached, the last step and the secret steps of ``run_checks`` compared with the
+        course's step on the same inputs."""
         if c.label != RUN_LABEL:
             return None
         g = np.random.default_rng(TRAIN_SEED)
         date_batch(g)                                    # the first batch, already used
         params, state = out[0], out[1]
-        for _ in range(TRAIN_STEPS - 1):
-            params, state, _loss = student_fn(params, state, date_batch(g), TRAIN_LR, 5.0)
+        want, kept = layout((params, state)), []
+        for step in range(2, TRAIN_STEPS + 1):
+            batch = date_batch(g)
+            try:
+                new = student_fn(params, state, batch, TRAIN_LR, 5.0)
+            except (Exception, G._TimeLimit) as err:  # noqa: BLE001 - the student's error
+                late = isinstance(err, G._TimeLimit)
+                return (f"step {step} of the training run " + ("took longer than the time limit"
+                        if late else f"raised {type(err).__name__}: {str(err)[:300]}"))
+            if not (isinstance(new, tuple) and len(new) == 3) or layout(new[:2]) != want:
+                return (f"step {step} of the training run returned {G.describe(new)}, not "
+                        f"(new_params, new_state, loss) shaped like the parameters and state it "
+                        f"was given")
+            if step in run_checks["steps"] or step == TRAIN_STEPS:
+                kept.append((step, (params, state, batch), new))
+            params, state = new[0], new[1]
         held_out = date_batch(HELD_OUT_SEED, HELD_OUT_N, "test")
         em = rc.decoding.exact_match(as_rc(params), held_out, "gru", eos=tgt_vocab.eos_index)
-        if em >= REQUIRED_EXACT_MATCH:
-            return None
-        return (f"after {TRAIN_STEPS} steps your model writes {em:.1%} of {HELD_OUT_N} held-out "
-                f"dates exactly; at least {REQUIRED_EXACT_MATCH:.0%} was required (the course's "
-                f"train_step reaches 93.8% on this run)")
+        if em < REQUIRED_EXACT_MATCH:
+            return (f"after {TRAIN_STEPS} steps your model writes {em:.1%} of {HELD_OUT_N} held-out "
+                    f"dates exactly; at least {REQUIRED_EXACT_MATCH:.0%} was required (the course's "
+                    f"train_step reaches 93.8% on this run)")
+        for step, inputs, new in kept:
+            part = same_step(new, train_ref(*inputs, TRAIN_LR, 5.0))
+            if part is not None:
+                return (f"your model writes {em:.1%} of the held-out dates exactly, but step {step} "
+                        f"of the training run is not one step of train_step on what it was given: "
+                        f"its {part} differs from the course's (in the steps checked, a few of the "
+                        f"run's and the last). Every step of the run must be a real step.")
+        return None
 
     def train_visible():
         rng = np.random.default_rng(105)
@@ -497,11 +544,13 @@ def build(rc, G):
                       H=3, t=5, lr=0.05, clip=0.5)]
 
     def train_hidden(rng):
-        return [tcase(rng, "N=1 date, H=2, first step", 1, H=2),
-                tcase(rng, "N=4 dates, H=3, t=10, clip=1.0", 4, H=3, t=10, clip=1.0),
-                tcase(rng, "N=2 dates, H=4, lr=0.002, clip=100 (no clipping)", 2, lr=0.002,
-                      clip=100.0),
-                G.as_core(run_case())]
+        cases = [tcase(rng, "N=1 date, H=2, first step", 1, H=2),
+                 tcase(rng, "N=4 dates, H=3, t=10, clip=1.0", 4, H=3, t=10, clip=1.0),
+                 tcase(rng, "N=2 dates, H=4, lr=0.002, clip=100 (no clipping)", 2, lr=0.002,
+                       clip=100.0),
+                 G.as_core(run_case())]
+        run_checks["steps"] = set((rng.permutation(TRAIN_STEPS - 2)[:RUN_CHECKED] + 2).tolist())
+        return cases
 
     return {
         "attention_step_forward": G.Spec(fwd_ref, fwd_visible, fwd_hidden, fwd_mistakes,
