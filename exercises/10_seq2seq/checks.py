@@ -486,7 +486,8 @@ def build(rc, G):
                 for lab, path, x in rc.tree.tree_leaves(tree, "new")]
 
     def same_step(got, want):
-        """None when got == want (params, state, loss) within the case tolerances, else which part."""
+        """None when got == want (params, state[, loss]) within the case tolerances, else which
+        part differs."""
         for name, a, b in zip(("new_params", "new_state", "loss"), got, want):
             la, lb = rc.tree.tree_leaves(a), rc.tree.tree_leaves(b)
             if len(la) != len(lb) or not all(
@@ -500,7 +501,7 @@ def build(rc, G):
         """After the first step (compared above): the other steps with the student's function,
         fresh batches from the same generator, then greedy exact match on held-out dates; when
         that is reached, the last step and the secret steps of ``run_checks`` compared with the
-        course's step on the same inputs."""
+        course's step (or a catalogued mistake's) on the same inputs."""
         if c.label != RUN_LABEL:
             return None
         g = np.random.default_rng(TRAIN_SEED)
@@ -528,9 +529,13 @@ def build(rc, G):
             return (f"after {TRAIN_STEPS} steps your model writes {em:.1%} of {HELD_OUT_N} held-out "
                     f"dates exactly; at least {REQUIRED_EXACT_MATCH:.0%} was required (the course's "
                     f"train_step reaches 93.8% on this run)")
+        # a real step: the course's, or one with a catalogued mistake (a run without clipping
+        # that still learns keeps its points, as before); the loss does not steer the run
+        real = [train_ref] + [m.fn for m in train_mistakes if m.fn is not None]
         for step, inputs, new in kept:
-            part = same_step(new, train_ref(*inputs, TRAIN_LR, 5.0))
-            if part is not None:
+            part = same_step(new[:2], train_ref(*inputs, TRAIN_LR, 5.0)[:2])
+            if part is not None and all(same_step(new[:2], fn(*inputs, TRAIN_LR, 5.0)[:2])
+                                        for fn in real[1:]):
                 return (f"your model writes {em:.1%} of the held-out dates exactly, but step {step} "
                         f"of the training run is not one step of train_step on what it was given: "
                         f"its {part} differs from the course's (in the steps checked, a few of the "
