@@ -112,6 +112,13 @@ class RemoteFunction:
         self._grading, self._namespace = grading, namespace
 
     def __call__(self, *args, **kwargs):
+        deadline = getattr(self._namespace, "deadline", None)
+        if deadline is not None and time.monotonic() > deadline:
+            # a check that calls the notebook many times (a training run) stops here, not after
+            # every call has used its own time limit
+            exc = RuntimeError("not run: the notebook used up its time limit")
+            exc._remote_frames = []
+            raise exc
         previous = sys.getprofile()      # rebuilding the course's containers is not delegation
         sys.setprofile(None)
         try:
@@ -143,11 +150,16 @@ class RemoteFunction:
 
 
 class RemoteNamespace:
-    """The notebook's globals as ``rnncourse.grading.check`` sees them (read-only, by lookup)."""
+    """The notebook's globals as ``rnncourse.grading.check`` sees them (read-only, by lookup).
 
-    def __init__(self, session: Session, grading):
+    deadline : ``time.monotonic()`` after which calls of the notebook's functions fail at once
+        (the notebook's time limit), or None.
+    """
+
+    def __init__(self, session: Session, grading, deadline: Optional[float] = None):
         self._session, self._grading, self._cache = session, grading, {}
         self.substitutes: Dict[str, Any] = {}
+        self.deadline = deadline
 
     @contextlib.contextmanager
     def substitute(self, mapping: Dict[str, Any]):
@@ -202,8 +214,12 @@ def _score_result(score: float) -> dict:
             "data": {"text/plain": repr(round(float(score), 6))}}
 
 
-def evaluate_grade_cell(session: Session, source: str, checks_path: str) -> List[dict]:
+def evaluate_grade_cell(session: Session, source: str, checks_path: str,
+                        deadline: Optional[float] = None) -> List[dict]:
     """Outputs of one grade cell, computed in this process (an error output scores zero).
+
+    ``deadline``: the notebook's (``time.monotonic()``); calls of the notebook's functions after
+    it fail at once.
 
     A check with ``points=`` returns the score of its cases; the cell's last output is then an
     ``execute_result`` holding the sum of those scores, written here (nbgrader reads it as
@@ -221,7 +237,7 @@ def evaluate_grade_cell(session: Session, source: str, checks_path: str) -> List
     calls = [c for c in calls if not (c[0] == "check" and c[1] in hidden and not c[2].get("hidden"))]
     outputs: List[dict] = []
     scores: List[float] = []
-    namespace = RemoteNamespace(session, grading)
+    namespace = RemoteNamespace(session, grading, deadline)
     for fname, name, kwargs in calls:
         out = io.StringIO()
         try:
@@ -326,7 +342,8 @@ def grade_notebook(nb, session: Session, trusted_sources: Dict[str, str], checks
                 outputs = [_message_error("GradingFailure", f"the grade cell {grade_id!r} is not in the "
                                           "instructor's copy of this notebook, so it scores zero.")]
             else:
-                outputs = evaluate_grade_cell(session, trusted_sources[grade_id], checks_path)
+                outputs = evaluate_grade_cell(session, trusted_sources[grade_id], checks_path,
+                                              deadline)
                 outputs = _short_repeat(grade_id, trusted_sources[grade_id], outputs)
         elif problems or not cell.source.strip():
             outputs = []

@@ -338,3 +338,28 @@ def test_a_time_limit_inside_an_extra_check_fails_that_case_only():
                             extra=[late])
     assert [r.passed for r in results] == [False, True]
     assert "time limit" in results[0].message
+
+
+def test_no_call_of_the_notebook_is_made_after_its_time_limit():
+    """A training run that sleeps just under the per-call limit at each of its 249 steps would
+    hold the grader for 249 times that limit (the notebook's limit was checked only between
+    cells): once the notebook's time is up, the grader's calls of its functions fail at once."""
+    import time
+    import rnncourse.grading as grading
+    from rnncourse_grader import codec, harness
+
+    class Session:
+        calls = []
+
+        def call(self, name, args, kwargs, substitute=None):
+            self.calls.append(name)
+            return {"status": "ok", "value": codec.encode(1)}
+
+    session = Session()
+    namespace = harness.RemoteNamespace(session, grading, deadline=time.monotonic() - 1)
+    train_step = harness.RemoteFunction(session, "train_step", "__main__", grading, namespace)
+    with pytest.raises(RuntimeError, match="the notebook used up its time limit"):
+        train_step(1)
+    assert session.calls == []
+    namespace.deadline = time.monotonic() + 600
+    assert train_step(1) == 1 and session.calls == ["train_step"]
