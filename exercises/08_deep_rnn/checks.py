@@ -30,8 +30,7 @@ def build(rc, G):
     DeepGrads = rc.deep.DeepGrads
 
     def rnn_params(rng, D, H, scale=0.6):
-        return RNNParams(rng.normal(0, scale, (H, D)), rng.normal(0, scale, (H, H)),
-                         rng.normal(0, scale, H))
+        return G.random_params(rng, RNNParams, (H, D), (H, H), (H,), scale=scale)
 
     def make_layers(rng, D, sizes, bidirectional=False):
         layers, d = [], D

@@ -199,14 +199,9 @@ def build(rc, G):
         return rc.optim.adam_step(as_rc(params), as_rc(grads), as_rc(state), lr, betas, eps)
 
     def _map(fn, *trees):
-        first = trees[0]
-        if isinstance(first, dict):
-            return {k: _map(fn, *(t[k] for t in trees)) for k in first}
-        if isinstance(first, tuple) and hasattr(first, "_fields"):
-            return type(first)(*(_map(fn, *(t[i] for t in trees)) for i in range(len(first))))
-        if isinstance(first, (list, tuple)):
-            return type(first)(_map(fn, *(t[i] for t in trees)) for i in range(len(first)))
-        return None if first is None else fn(*trees)
+        """``fn(*leaves)`` leaf by leaf over trees of one structure (rc.tree.tree_map); None stays."""
+        return rc.tree.tree_map(lambda _label, leaf, *rest: None if leaf is None else fn(leaf, *rest),
+                                *trees)
 
     def _adam(params, grads, state, lr, betas, eps, *, correct=(True, True), swap_state=False,
               eps_inside=False, same_t=False, swap_betas=False, v_from_g=False, inplace=False):

@@ -31,8 +31,7 @@ def build(rc, G):
     rnn_backward = rc.rnn.rnn_backward
 
     def rnn_params(rng, D, H, scale=0.5):
-        return RNNParams(rng.normal(0, scale, (H, D)), rng.normal(0, scale, (H, H)),
-                         rng.normal(0, scale, H))
+        return G.random_params(rng, RNNParams, (H, D), (H, H), (H,), scale=scale)
 
     def bi_inputs(rng, N, T, D, H, with_h0=True, scale=0.5):
         x = rng.normal(size=(N, T, D))
