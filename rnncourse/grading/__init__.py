@@ -112,6 +112,7 @@ Modules (one concern each)
 ``gradients``  gradient checks through :mod:`rnncourse.gradcheck` (its relative error)
 ``builders``   what the ``checks.py`` files share: error patterns, ``sigmoid``, random parameters
 ``notebook``   the test cells' entry points: :func:`check`, :func:`check_choice`
+``cells``      the notebooks' grade cells from ``checks.py``'s ``POINTS``, the points table's rows
 =============  ================================================================================
 
 Why a subpackage of ``rnncourse`` and not a sibling top-level package

@@ -6,9 +6,9 @@ this module writes every function's two grade cells, ``<function>_visible`` and
 ``<function>_hidden``, in ``solutions/<NN_name>/<NN_name>.ipynb`` (which stays the source nbgrader
 reads): their source, their points and nbgrader's ``locked`` flag.  The hidden tests' seed is
 ``1000 + 100 * NN + position`` (1201 for the first function of assignment 02).  Multiple-choice and
-written-answer cells are not generated.  ``tools/course.py cells`` (``make cells``, also run by
-``make exercises``) writes the cells; ``tests/test_nbgrader_assignments.py`` fails when a notebook
-differs from its table.
+written-answer cells are not generated.  ``make exercises`` (``tools/course.py exercises``) writes
+the cells (:func:`sync_notebook`) before it generates ``exercises/``;
+``tests/test_nbgrader_assignments.py`` fails when a notebook differs from its table.
 """
 from __future__ import annotations
 
