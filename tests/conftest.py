@@ -15,6 +15,10 @@ Tiers.  Every test module that needs more than this Python is marked here, by mo
     server     starts servers (HTTP, Dask scheduler and workers, PostgreSQL)
     slow       none of these, but takes minutes
 
+Single tests that take seconds each are marked ``slow`` by name (:data:`SLOW_TESTS`): the
+training runs of assignments 09 and 10 (``train_model``, ``train_step``), graded case by case
+and mistake by mistake, and the assignments whose solution runs them.
+
 ``make unit`` runs the rest (``-m "not (nbgrader or sandbox or book or browser or server or
 slow)"``), in under two minutes; ``make test`` runs everything.  A new module is in the fast
 tier until it is listed here.
@@ -48,11 +52,22 @@ NEEDS = {
     "test_seq2seq_chapter": ("book", "slow"),
 }
 
+#: module name -> substrings of test ids marked ``slow`` (5-25 s each, measured with
+#: ``--durations``): every case that runs a training run, and the solutions that do
+SLOW_TESTS = {
+    "test_mistakes_as_written": ("train_model", "train_step", "[09_char_lm]", "[10_seq2seq]"),
+    "test_grading_points": ("train_model", "train_step"),
+    "test_grading_train_model": ("",),
+    "test_grader_student_view": ("",),
+}
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for mark in NEEDS.get(item.path.stem, ()):
             item.add_marker(getattr(pytest.mark, mark))
+        if any(part in item.name for part in SLOW_TESTS.get(item.path.stem, ())):
+            item.add_marker(pytest.mark.slow)
 
 
 
