@@ -31,16 +31,15 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
-import nbformat
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+from rnncourse_grader import testing  # noqa: E402  (the temporary courses of the tests)
+
 PY = sys.executable
 BIN = os.path.dirname(PY)
-COURSE_PY = os.path.join(REPO, "tools", "course.py")
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+COURSE_PY = testing.COURSE_PY
 KINDS = ("correct", "blank", "partly", "hostile")
 
 
@@ -51,7 +50,7 @@ def assignments():
 
 def submission(release, solution, kind):
     """The release with the solution's answers filled in as ``kind`` says."""
-    gid = lambda c: c.get("metadata", {}).get("nbgrader", {}).get("grade_id")  # noqa: E731
+    gid = testing.grade_id
     answers = {gid(c): c.source for c in solution.cells if gid(c)}
     nb = copy.deepcopy(release)
     cells = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
@@ -61,7 +60,8 @@ def submission(release, solution, kind):
     for k, c in enumerate(cells):
         if kind == "partly" and k == 0:
             continue
-        c.source = "\n".join(line for line in answers[gid(c)].split("\n") if line.strip() not in (BEGIN, END))
+        c.source = "\n".join(line for line in answers[gid(c)].split("\n")
+                             if line.strip() not in (testing.BEGIN, testing.END))
     if kind == "hostile" and cells:
         cells[0].source = "import os\nos._exit(3)\n"
     return nb
@@ -77,38 +77,15 @@ def env():
 
 
 def build(course, names, n_students):
-    for a in names:
-        shutil.copytree(os.path.join(REPO, "solutions", a), os.path.join(course, "solutions", a))
-    with open(os.path.join(course, "nbgrader_config.py"), "w") as fh:
-        fh.write(textwrap.dedent(f"""
-            c = get_config()
-            load_subconfig("nbgrader_config.py", path={REPO!r})
-            c.CourseDirectory.root = {course!r}
-            c.Exchange.root = {os.path.join(course, "exchange")!r}
-            """))
-    subprocess.run([PY, COURSE_PY, "--course", course, "exercises"], check=True, env=env(),
-                   capture_output=True)
+    """The template course at ``course`` (``testing.make_course``, the repository's cell timeout)
+    with ``n_students`` submissions of each of ``names``, dealt the KINDS in turn; their ids."""
+    testing.make_course(course, names, cell_timeout=None, python=PY)
     students = [f"s{k:03d}_{KINDS[k % len(KINDS)]}" for k in range(n_students)]
     for a in names:
-        release = nbformat.read(os.path.join(course, "exercises", a, f"{a}.ipynb"), 4)
-        solution = nbformat.read(os.path.join(course, "solutions", a, f"{a}.ipynb"), 4)
+        release, solution = testing.notebooks(course, a)
         for k, s in enumerate(students):
-            d = os.path.join(course, "submitted", s, a)
-            shutil.copytree(os.path.join(course, "exercises", a), d)
-            nbformat.write(submission(release, solution, KINDS[k % len(KINDS)]), os.path.join(d, f"{a}.ipynb"))
+            testing.submit(course, s, a, submission(release, solution, KINDS[k % len(KINDS)]))
     return students
-
-
-def copy_course(template, dest):
-    """A copy of the template course whose nbgrader_config.py names the copy."""
-    shutil.copytree(template, dest, symlinks=True)
-    cfg = os.path.join(dest, "nbgrader_config.py")
-    with open(cfg) as fh:
-        text = fh.read().replace(repr(template), repr(dest)).replace(
-            repr(os.path.join(template, "exchange")), repr(os.path.join(dest, "exchange")))
-    with open(cfg, "w") as fh:
-        fh.write(text)
-    return dest
 
 
 def scores(course):
@@ -172,7 +149,7 @@ def main(argv=None) -> int:
         for key, label, fn in runs:
             if key in skip:
                 continue
-            course = copy_course(template, os.path.join(tmp, key))
+            course = testing.clone(template, os.path.join(tmp, key), cell_timeout=None)
             secs, res = fn(course)
             if res.returncode not in (0, 1) or not scores(course):
                 problems.append(f"({key}) {label} failed ({res.returncode}):\n{res.stdout[-2000:]}{res.stderr[-2000:]}")
@@ -180,7 +157,7 @@ def main(argv=None) -> int:
             recorded[key] = scores(course)
             print(f"  ({key}) {label}: {secs:.1f} s (load average {os.getloadavg()[0]:.1f} after)", flush=True)
         if "d" not in skip:
-            course = copy_course(template, os.path.join(tmp, "d"))
+            course = testing.clone(template, os.path.join(tmp, "d"), cell_timeout=None)
             with servers.dask_cluster(2, env=env()) as (address, _procs):
                 secs, res = course_grade(course, "--scheduler", address)
             label = "course.py grade --scheduler (Dask, 2 local workers)"
