@@ -116,7 +116,7 @@ Modules (one concern each)
 =============  ================================================================================
 
 Why a subpackage of ``rnncourse`` and not a sibling top-level package
---------------------------------------------------------------------
+---------------------------------------------------------------------
 Students' notebooks must be able to ``check`` their work locally, in their own Jupyter, with
 nothing but the course's environment: the test cells import ``rnncourse.grading``, and the
 checks build their expected values from a private copy of ``rnncourse`` that this package
