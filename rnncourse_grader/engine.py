@@ -1,9 +1,11 @@
 """Autograding a class: many (assignment, student) autogrades at once, one writer of the gradebook.
 
-The unit of work is :func:`grade_one`: one submission autograded by ``nbgrader autograde`` with
-the course's own configuration (whatever that executes notebooks with), in a scratch course
-directory of its own, so that any number of them can run at the same time, in other processes
-or on other machines.  Its arguments and its result are plain, picklable data.
+The unit of work is :func:`grade_one` (:mod:`rnncourse_grader.grade_task`): one submission
+autograded by ``nbgrader autograde`` with the course's own configuration (whatever that
+executes notebooks with), in a scratch course directory of its own, so that any number of them
+can run at the same time, in other processes or on other machines.  Its arguments and its
+result are plain, picklable data.  It starts nbgrader with
+:func:`rnncourse_grader.nbgrader_process.run_nbgrader`.
 
 :func:`grade_class` is the coordinator:
 
@@ -47,364 +49,34 @@ worker that dies takes its tasks' nbgrader, kernels and sandboxes with it, and D
 task again elsewhere (one attempt here however many times Dask retried it).  The scratch
 folder a killed worker leaves is removed by the next task on that machine.
 
+One coordinator at a time per course directory and gradebook:
+:class:`rnncourse_grader.run_lock.RunLock`.
+
 Test hook: ``RNNCOURSE_TEST_CRASH="alice:1,bob:3"`` makes the task of student ``alice`` kill
 its worker process (``os._exit``) on its first attempt, ``bob``'s on its first three.
 """
 from __future__ import annotations
 
-import fcntl
 import glob
-import hashlib
 import os
-import re
 import shutil
-import signal
-import socket
-import sqlite3
-import subprocess
 import sys
-import tarfile
 import tempfile
-import threading
 import time
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
 from . import gradebook_sync as gsync
 from . import runner
+from .grade_task import INFRASTRUCTURE_ERRORS, LOG_TAIL, grade_one, pack, tree_hash
 from .progress import Progress, summary_table
+from .run_lock import RunLock
 
-# nbgrader's log text of failures that are the grading machine's, not the submission's
-INFRASTRUCTURE_ERRORS = (
-    "KernelStartError", "the kernel could not be started", "Kernel died before replying to kernel_info",
-    "Kernel didn't respond", "Address already in use", "no sandbox for student code",
-    "database is locked", "No space left on device", "Too many open files",
-)
-LOG_TAIL = 200_000
-_EXCEPTION = re.compile(r"\s*[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt): ")   # a traceback's last line
+__all__ = ["grade_class", "grade_one", "assignments_in", "load_coursedir", "tree_hash", "pack",
+           "INFRASTRUCTURE_ERRORS", "LOG_TAIL", "FORWARDED"]
+
 FORWARDED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")   # and every RNNCOURSE_*
 
 
-# ============================================================================== the task
-def tree_hash(directory: str) -> str:
-    """sha256 of a folder's files: relative paths, contents and symlink targets."""
-    digest = hashlib.sha256()
-    for dirpath, dirnames, files in os.walk(directory):
-        dirnames.sort()
-        for name in sorted(files):
-            path = os.path.join(dirpath, name)
-            digest.update(os.path.relpath(path, directory).encode() + b"\0")
-            if os.path.islink(path):
-                digest.update(b"->" + os.readlink(path).encode())
-            else:
-                with open(path, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-            digest.update(b"\0")
-    return "sha256:" + digest.hexdigest()
-
-
-_SCRATCH_CONFIG = '''\
-# Written by rnncourse_grader.engine.grade_one: the course's configuration, with this scratch
-# folder as course directory (its own submitted/, autograded/ and gradebook) and the course's
-# source folder.
-import os
-c = get_config()
-load_subconfig("nbgrader_config.py", path={course!r})
-_root = c.CourseDirectory.root if "root" in c.CourseDirectory else {course!r}
-_source = c.CourseDirectory.source_directory if "source_directory" in c.CourseDirectory else "source"
-c.CourseDirectory.source_directory = os.path.join(_root, _source)
-c.CourseDirectory.root = {scratch!r}
-c.CourseDirectory.submitted_directory = "submitted"
-c.CourseDirectory.autograded_directory = "autograded"
-c.CourseDirectory.db_url = {db_url!r}
-'''
-
-
-def _crash_hook(student: str, attempt: int) -> None:
-    for item in filter(None, os.environ.get("RNNCOURSE_TEST_CRASH", "").split(",")):
-        name, _, times = item.partition(":")
-        if name == student and attempt <= int(times or 1):
-            os._exit(70)
-
-
-def _die_with_parent() -> None:
-    """Linux: get SIGKILL when the parent dies (a killed coordinator leaves no grading behind)."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the orphan finishes its notebook
-        pass
-
-
-_LAUNCHER = """\
-import os, sys
-try:
-    import ctypes
-    ctypes.CDLL(None).prctl(1, 9)           # PR_SET_PDEATHSIG, SIGKILL
-except Exception:
-    pass
-if os.getppid() != int(sys.argv[1]):        # the parent died before prctl
-    os._exit(1)
-os.execv(sys.executable, [sys.executable, "-m", "nbgrader"] + sys.argv[2:])
-"""
-
-
-def _run_nbgrader(args: List[str], cwd: str, env: dict, logpath: str, timeout: Optional[float],
-                  warm: bool, die_with_parent: bool) -> Optional[int]:
-    """Run ``nbgrader *args`` in ``cwd``, output to ``logpath``; exit status (negative: killed by
-    that signal; None: killed after ``timeout`` seconds)."""
-    if warm and threading.active_count() > 1:     # a Dask worker: fork from its launcher instead
-        from . import launcher
-        return launcher.run(args, cwd, env, logpath, timeout)
-    if not warm:
-        # `python -m nbgrader`, through a launcher that asks for SIGKILL when this thread's
-        # process dies (kept across exec; no preexec_fn, which is unsafe in threaded workers)
-        argv = ([sys.executable, "-c", _LAUNCHER, str(os.getpid())] if die_with_parent else
-                [sys.executable, "-m", "nbgrader"]) + list(args)
-        with open(logpath, "wb") as log:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                return proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                return None
-            except BaseException:                 # interrupted: nbgrader must not run on
-                _kill_group(proc.pid)
-                raise
-    from nbgrader.apps import nbgraderapp  # noqa: F401 - imported once per worker process
-    from .launcher import nbgrader_main
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:                                          # the child: as `python -m nbgrader`
-        try:
-            os.setsid()
-            if die_with_parent:
-                _die_with_parent()
-        finally:
-            nbgrader_main(args, cwd, env, logpath)        # never returns
-    deadline = None if timeout is None else time.monotonic() + timeout
-    try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return os.waitstatus_to_exitcode(status)
-            if deadline is not None and time.monotonic() > deadline:
-                _kill_group(pid)
-                return None
-            time.sleep(0.05)
-    except BaseException:                         # interrupted: nbgrader must not run on
-        _kill_group(pid)
-        raise
-
-
-def _kill_group(pid: int) -> None:
-    """SIGKILL nbgrader's process group (it leads one) and reap nbgrader."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-def _read_scratch(db_url: str, assignment: str, student: str) -> dict:
-    """The submission's grades in the task's scratch gradebook ({} if it has none)."""
-    from nbgrader.api import Gradebook, MissingEntry
-    con = sqlite3.connect(gsync.sqlite_path(db_url))
-    try:
-        course_id = con.execute("SELECT id FROM course").fetchone()[0]
-    finally:
-        con.close()
-    gb = Gradebook(db_url, course_id)
-    try:
-        sub = gb.find_submission(assignment, student)
-        notebooks = {nb.name: {
-            "grades": [{"grade_id": g.name, "auto_score": g.auto_score, "max_score": g.max_score,
-                        "needs_manual_grade": bool(g.needs_manual_grade)} for g in nb.grades],
-            "comments": [{"grade_id": c.name, "auto_comment": c.auto_comment} for c in nb.comments],
-            "late_submission_penalty": nb.late_submission_penalty} for nb in sub.notebooks}
-        return {"timestamp": sub.timestamp.isoformat() if sub.timestamp else None, "notebooks": notebooks,
-                "score": sub.score, "max_score": sub.max_score}
-    except MissingEntry:
-        return {}
-    finally:
-        gb.close()
-        gb.engine.dispose()             # no connection left open in this (forking) worker process
-
-
-def pack(directory: str) -> bytes:
-    """A folder as an uncompressed tar archive (symlinks kept as links, not followed)."""
-    import io
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name in sorted(os.listdir(directory)):
-            tar.add(os.path.join(directory, name), arcname=name, recursive=True)
-    return buf.getvalue()
-
-
-def _unpack(data: bytes, dest: str) -> None:
-    import io
-    os.makedirs(dest, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-        tar.extractall(dest, filter="tar")
-
-
-def _sweep_task_folders() -> None:
-    """Remove the scratch folders of tasks whose process is gone (a killed Dask worker's)."""
-    for path in glob.glob(os.path.join(tempfile.gettempdir(), "rnncourse-task-*", "owner.pid")):
-        try:
-            with open(path) as fh:
-                os.kill(int(fh.read().strip()), 0)
-        except ProcessLookupError:
-            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
-        except (OSError, ValueError):
-            pass
-
-
-def _files(directory: str) -> Dict[str, tuple]:
-    out = {}
-    for dirpath, _, files in os.walk(directory):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as fh:
-                out[os.path.relpath(path, directory)] = (fh.read(), os.stat(path).st_mode & 0o777)
-    return out
-
-
-def grade_one(course_root: str, assignment: str, student: str, template_db: Union[str, bytes],
-              workdir: Optional[str] = None, *, submitted_dir: Optional[str] = None, attempt: int = 1,
-              extension_seconds: Optional[float] = None, return_bytes: bool = False,
-              env: Optional[dict] = None, timeout: Optional[float] = None,
-              die_with_parent: bool = False, warm: bool = False,
-              submission: Optional[bytes] = None) -> dict:
-    """Autograde one submission in a scratch course directory; return plain data.
-
-    Parameters
-    ----------
-    course_root : the course directory (its ``nbgrader_config.py`` and source folder are used;
-        nothing in it is written).  On another machine it must exist at the same path.
-    template_db : a gradebook file (path, or its bytes) in which the assignment is registered.
-    workdir : a folder to work in, created here (its existence tells the coordinator that the
-        task started); default: a new temporary folder, removed when ``return_bytes``.
-    submitted_dir : the submission (default ``<course_root>/submitted/<student>/<assignment>``).
-    submission : the submission as a tar archive (:func:`pack`), instead of ``submitted_dir``
-        (shipped to another machine).
-    attempt : 1 for the first try (retries count up; only the test hook reads it).
-    extension_seconds : the student's extension, for nbgrader's late-submission check.
-    return_bytes : return the autograded files as ``{relative path: (bytes, mode)}`` instead of
-        the path of the autograded folder inside ``workdir`` (for another machine).
-    env : more environment variables for nbgrader (e.g. ``RNNCOURSE_UNSAFE``).
-    timeout : seconds after which nbgrader is killed (``not_graded``).
-    die_with_parent : (Linux) nbgrader is killed when the process calling this dies.
-    warm : run nbgrader's command line in a forked child of a process that has imported
-        nbgrader once (saves its 3-8 s of imports per task): this process when it has one
-        thread (a ProcessPoolExecutor worker), else its :mod:`rnncourse_grader.launcher` (a
-        Dask worker); otherwise ``python -m nbgrader`` is started.
-
-    Returns
-    -------
-    dict with ``assignment, student, attempt, status`` (``graded``, ``failed`` or
-    ``not_graded``), ``error`` (text or None), ``timestamp`` (ISO text or None),
-    ``submission_hash``, ``notebooks`` ({notebook: {grades: [{grade_id, auto_score, max_score,
-    needs_manual_grade}], comments: [{grade_id, auto_comment}], late_submission_penalty}}),
-    ``score``, ``max_score``, ``autograded_dir`` or ``autograded_files``, ``duration`` (s),
-    ``log`` (nbgrader's output, last 200 kB), ``notes`` (retried kernel starts), ``host``, ``pid``.
-    """
-    t0 = time.perf_counter()
-    course_root = os.path.abspath(course_root)
-    made_temp = workdir is None
-    if made_temp:
-        _sweep_task_folders()
-        scratch = tempfile.mkdtemp(prefix="rnncourse-task-")
-        with open(os.path.join(scratch, "owner.pid"), "w") as fh:
-            fh.write(str(os.getpid()))
-    else:
-        scratch = os.path.abspath(workdir)
-        os.makedirs(scratch, exist_ok=True)
-    _crash_hook(student, attempt)
-    result = {"assignment": assignment, "student": student, "attempt": attempt, "status": "failed",
-              "error": None, "timestamp": None, "submission_hash": None, "notebooks": {}, "score": None,
-              "max_score": None, "autograded_dir": None, "autograded_files": None, "log": "", "notes": [],
-              "host": socket.gethostname(), "pid": os.getpid()}
-    try:
-        if not os.path.exists(os.path.join(course_root, "nbgrader_config.py")):
-            raise FileNotFoundError(
-                f"the course directory {course_root} (its nbgrader_config.py) is not on this machine "
-                f"({socket.gethostname()}): the instructor's files must be at the same path on every "
-                "grading machine (a shared file system, or the workers' image or volume)")
-        dst = os.path.join(scratch, "submitted", student, assignment)
-        if submission is not None:
-            _unpack(submission, dst)
-        else:
-            src = submitted_dir or os.path.join(course_root, "submitted", student, assignment)
-            shutil.copytree(src, dst, symlinks=True)
-        result["submission_hash"] = tree_hash(dst)
-        db = os.path.join(scratch, "gradebook.db")
-        if isinstance(template_db, (bytes, bytearray)):
-            with open(db, "wb") as fh:
-                fh.write(template_db)
-        else:
-            shutil.copyfile(template_db, db)
-        db_url = f"sqlite:///{db}"
-        if extension_seconds:
-            import datetime
-            from nbgrader.api import Gradebook
-            con = sqlite3.connect(db)
-            course_id = con.execute("SELECT id FROM course").fetchone()[0]
-            con.close()
-            with Gradebook(db_url, course_id) as gb:
-                gb.update_or_create_student(student)
-                gb.update_or_create_submission(assignment, student,
-                                               extension=datetime.timedelta(seconds=extension_seconds))
-                gb.engine.dispose()
-        with open(os.path.join(scratch, "nbgrader_config.py"), "w") as fh:
-            fh.write(_SCRATCH_CONFIG.format(course=course_root, scratch=scratch, db_url=db_url))
-        bindir = os.path.dirname(sys.executable)
-        run_env = dict(os.environ, **(env or {}))
-        run_env["PATH"] = bindir + os.pathsep + run_env.get("PATH", "")   # nbgrader runs `alembic`
-        logpath = os.path.join(scratch, "nbgrader.log")
-        args = ["autograde", assignment, "--student", student, "--force"]
-        rc = _run_nbgrader(args, scratch, run_env, logpath, timeout, warm, die_with_parent)
-        with open(logpath, "rb") as fh:
-            text = fh.read().decode("utf-8", "replace")
-        result["log"] = text[-LOG_TAIL:]
-        result["notes"] = [line.split("] ", 1)[-1] for line in text.splitlines() if "Kernel start failed" in line]
-        if rc is None:
-            result.update(status="not_graded", error=f"nbgrader autograde did not finish within {timeout:g} s")
-        elif rc < 0:
-            result.update(status="not_graded", error=f"nbgrader autograde was killed by signal {-rc}")
-        elif rc != 0:
-            infra = [m for m in INFRASTRUCTURE_ERRORS if m in text]
-            lines = text.splitlines()
-            errors = [line for line in lines if "| ERROR]" in line][-6:]
-            errors += [line.strip() for line in lines if _EXCEPTION.match(line)][-1:]   # the cause, last
-            result.update(status="not_graded" if infra else "failed",
-                          error="\n".join(errors) or text[-2000:] or f"exit status {rc}")
-        else:
-            graded = _read_scratch(db_url, assignment, student)
-            out = os.path.join(scratch, "autograded", student, assignment)
-            if not graded or not os.path.isdir(out):
-                result.update(status="failed", error="nbgrader autograde recorded no grades")
-            else:
-                result.update(graded, status="graded")
-                if return_bytes:
-                    result["autograded_files"] = _files(out)
-                else:
-                    result["autograded_dir"] = out
-    except Exception as err:  # noqa: BLE001 - reported to the coordinator, which retries
-        result.update(status="not_graded", error=f"{type(err).__name__}: {err}")
-    finally:
-        if made_temp and (return_bytes or result["status"] != "graded"):
-            shutil.rmtree(scratch, ignore_errors=True)
-    result["duration"] = time.perf_counter() - t0
-    return result
-
-
-# ============================================================================== coordinator
 def assignments_in(source_dir: str) -> List[str]:
     """Folders of ``source_dir`` holding a notebook of the same name."""
     return [os.path.basename(os.path.dirname(p)) for p in sorted(glob.glob(os.path.join(source_dir, "*", "")))
@@ -428,70 +100,6 @@ def _sweep_workdirs() -> None:
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
         except (OSError, ValueError):
             pass
-
-
-class _RunLock:
-    """One coordinator per course directory and per gradebook at a time.
-
-    A file lock (``flock``) on ``autograded/.rnncourse-grading.lock`` and, for a gradebook on a
-    database server (PostgreSQL), a session advisory lock in that database, so that runs on
-    other machines or from other course directories that share the gradebook take turns too.
-    A second run waits for the first (``on_wait`` is called once, before it waits), then
-    grades what is left.  Both locks go with the process, however it ends.
-    """
-
-    def __init__(self, directory: str, db_url: str, course_id: str, out, on_wait=lambda: None):
-        self.waited = False
-        self.fh = self.con = None
-        os.makedirs(directory, exist_ok=True)
-        self.fh = open(os.path.join(directory, ".rnncourse-grading.lock"), "a+")
-        try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.seek(0)
-            self._wait(on_wait, out, f"pid {self.fh.read().strip() or '?'}, {self.fh.name}")
-            fcntl.flock(self.fh, fcntl.LOCK_EX)
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(str(os.getpid()))
-        self.fh.flush()
-        if db_url.startswith("postgresql"):
-            try:
-                self._advisory(db_url, course_id, out, on_wait)
-            except BaseException:
-                self.close()
-                raise
-
-    def _wait(self, on_wait, out, where: str) -> None:
-        if not self.waited:
-            on_wait()
-        self.waited = True
-        print(f"waiting for the other grading run of this gradebook to finish ({where})", file=out, flush=True)
-
-    def _advisory(self, db_url: str, course_id: str, out, on_wait) -> None:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.pool import NullPool
-        key = int.from_bytes(hashlib.sha256(f"rnncourse-grading:{course_id}".encode()).digest()[:8],
-                             "big", signed=True)
-        from sqlalchemy.engine import make_url
-        self.engine = create_engine(db_url, poolclass=NullPool)
-        try:
-            self.con = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        except Exception as err:  # noqa: BLE001 - said in one line, not a traceback
-            raise RuntimeError(f"cannot connect to the gradebook {make_url(db_url).render_as_string()}: "
-                               f"{str(err).splitlines()[0]}") from err
-        if not self.con.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-            self._wait(on_wait, out, f"PostgreSQL advisory lock {key}")
-            self.con.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-
-    def close(self) -> None:
-        if self.con is not None:
-            self.con.close()            # ends the session, and its advisory lock
-            self.engine.dispose()
-            self.con = None
-        if self.fh is not None:
-            self.fh.close()
-            self.fh = None
 
 
 def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
@@ -567,8 +175,8 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
     def snapshot() -> None:             # what the other run had done when this one started waiting
         before.update(gsync.peek_ledger(coursedir.db_url))
 
-    lock = _RunLock(os.path.join(coursedir.root, coursedir.autograded_directory), coursedir.db_url,
-                    coursedir.course_id, out, on_wait=snapshot)
+    lock = RunLock(os.path.join(coursedir.root, coursedir.autograded_directory), coursedir.db_url,
+                   coursedir.course_id, out, on_wait=snapshot)
     own_workdir = workdir is None
     if own_workdir:
         _sweep_workdirs()

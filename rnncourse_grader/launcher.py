@@ -2,12 +2,12 @@
 
 Starting ``python -m nbgrader`` costs its imports, 3 s on an idle machine and 6-8 s on a loaded
 one, more than grading a notebook.  A ProcessPoolExecutor worker avoids that by importing
-nbgrader once and forking per task (:func:`rnncourse_grader.engine._run_nbgrader`), which is
-safe only in a process with one thread.  A Dask worker runs its tasks in threads beside its
-event loop, and ``multiprocessing`` refuses to start children from its (daemonic) process.  So
-a task on a Dask worker asks this launcher instead: one single-threaded helper process per
-worker process (``python -m rnncourse_grader.launcher``, started on first use), which imports
-nbgrader once and forks one child per request.
+nbgrader once and forking per task (:func:`rnncourse_grader.nbgrader_process.run_nbgrader`),
+which is safe only in a process with one thread.  A Dask worker runs its tasks in threads
+beside its event loop, and ``multiprocessing`` refuses to start children from its (daemonic)
+process.  So a task on a Dask worker asks this launcher instead: one single-threaded helper
+process per worker process (``python -m rnncourse_grader.launcher``, started on first use),
+which imports nbgrader once and forks one child per request.
 
 Protocol (JSON lines on the helper's stdin and stdout): ``{"id", "args", "cwd", "env", "log"}``
 forks a child that runs ``nbgrader *args`` in ``cwd`` with environment ``env``, its output to

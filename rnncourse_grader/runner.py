@@ -24,8 +24,8 @@ from typing import Callable, Dict, List
 
 
 def _init_worker(parent: int) -> None:
-    from .engine import _die_with_parent
-    _die_with_parent()
+    from .nbgrader_process import sigkill_with_parent
+    sigkill_with_parent()
     if os.getppid() != parent:          # the coordinator died before this worker started
         os._exit(1)
     import nbgrader.apps  # noqa: F401 - once per worker: its tasks fork from here (engine, warm)

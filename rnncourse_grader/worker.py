@@ -6,8 +6,11 @@ when the harness asks, answering in the protocol of the :mod:`rnncourse_grader` 
 descriptors (``os.dup``: not inherited by child processes), points fd 0 at /dev/null and fd 1 at
 fd 2, so nothing the student's code prints, from Python or from C, reaches the channel.
 Running it by path (``python .../worker.py``) works too, with only NumPy and IPython importable:
-it then loads the ``codec.py`` next to it under a private module name and takes its own
-directory off ``sys.path``.
+it then loads the modules next to it (``worker_*.py``, ``codec*.py``) as a private package
+(``_rnncourse_grader``) and takes its own directory off ``sys.path``.
+
+This module serves the requests (:class:`Worker`); a cell runs in :mod:`.worker_cells`, a call's
+report is built in :mod:`.worker_calls`, and time and text limits are :mod:`.worker_limits`.
 
 Decisions beyond the protocol text
 ----------------------------------
@@ -37,9 +40,10 @@ Framing
     argument by its parameter name when the signature binds (``"x[0, 1] was 0.5 before the call
     and 0.7 after it"``), else ``"argument N"``; it compares the arguments with a second decoding
     of the same trees (no deep copy) and is only reported when the call returned.  ``frames``
-    are the last 4 traceback entries below the worker (``worker``, ``codec`` and ``signal``
-    frames skipped): notebook cells as ``"  your code, line N, in fn: <source line>"``, other files by
-    their base name, as :mod:`rnncourse.grading` does locally.  Notes are
+    are the last 4 traceback entries below the worker (frames in the ``worker*`` and ``codec*``
+    modules and in ``signal`` skipped): notebook cells as
+    ``"  your code, line N, in fn: <source line>"``, other files by their base name, as
+    :mod:`rnncourse.grading` does locally.  Notes are
     ``"Category: message"`` for warnings and ``"wrote to stderr: ..."``, at most 5, each at most
     300 characters.  Encoding the result also runs under the time limit.
 ``substitute`` (optional in ``call``)
@@ -56,40 +60,42 @@ Callbacks
 """
 from __future__ import annotations
 
-import base64
-import builtins
 import contextlib
-import inspect
 import io
 import os
 import re
 import signal
 import sys
-import traceback
 import warnings
 
-if __package__:
-    from . import codec
-else:
-    # Run by path: load the codec next to this file under a private name, and take this
-    # directory off sys.path so that the grader's modules cannot shadow the student's.
-    import importlib.util
+if not __package__:
+    # Run by path: the files next to this one become a private package, so that the relative
+    # imports below find them (PEP 366); this directory is taken off sys.path afterwards, so
+    # that the grader's modules cannot shadow the student's.
+    import types
     _HERE = os.path.dirname(os.path.abspath(__file__))
-    _spec = importlib.util.spec_from_file_location("_rnncourse_grader_codec",
-                                                   os.path.join(_HERE, "codec.py"))
-    codec = importlib.util.module_from_spec(_spec)
-    sys.modules[_spec.name] = codec
-    _spec.loader.exec_module(codec)
+    _private = types.ModuleType("_rnncourse_grader")
+    _private.__path__ = [_HERE]
+    sys.modules[_private.__name__] = _private
+    __package__ = _private.__name__
+
+from . import codec, codec_decode, codec_encode, codec_framing, codec_types  # noqa: E402
+from . import worker_calls, worker_cells, worker_limits  # noqa: E402
+from .worker_calls import frames, mutation, remote_error  # noqa: E402
+from .worker_cells import make_shell, run_cell  # noqa: E402
+# TEXT_LIMIT and TimeLimit: names of this module too, as before the limits had a module
+from .worker_limits import TEXT_LIMIT, TimeLimit, alarm, cut  # noqa: E402,F401
+
+if "_HERE" in globals():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 MAX_REQUEST = 64 * 2 ** 20
-TEXT_LIMIT = 100_000
-_SKIP_FILES = {os.path.abspath(f) for f in (__file__, codec.__file__, signal.__file__)}
+# traceback entries in these files are the grader's, not the student's (see worker_calls.frames)
+_SKIP_FILES = {os.path.abspath(f) for f in (
+    __file__, signal.__file__, *(m.__file__ for m in (
+        codec, codec_decode, codec_encode, codec_framing, codec_types,
+        worker_calls, worker_cells, worker_limits)))}
 _HEADER = re.compile(rb"[0-9a-fA-F]{8}\Z")
-
-
-class TimeLimit(BaseException):
-    """The cell or call ran past its time limit (not an Exception: ``except Exception`` misses it)."""
 
 
 class _Fatal(Exception):
@@ -99,29 +105,6 @@ class _Fatal(Exception):
 def _protocol_error(text: str) -> dict:
     return {"status": "error", "ename": "ProtocolError", "evalue": str(text)[:2000],
             "outputs": [], "frames": [], "notes": []}
-
-
-@contextlib.contextmanager
-def _alarm(seconds, what: str):
-    """Raise :class:`TimeLimit` after ``seconds`` (no limit if not a positive number)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise TimeLimit(f"{what} did not finish within {seconds:g} seconds")
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, float(seconds))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def _cut(text, limit: int = TEXT_LIMIT) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit:,} more characters)"
 
 
 def _channel():
@@ -134,168 +117,6 @@ def _channel():
     os.close(null)
     os.dup2(2, 1)
     return chan_in, chan_out
-
-
-# ---------------------------------------------------------------------------- IPython
-def _make_shell(worker):
-    """The InteractiveShell, with its display hook and traceback display captured by ``worker``."""
-    from IPython.core.displayhook import DisplayHook
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    shell = InteractiveShell.instance(config=config)
-
-    class Hook(DisplayHook):
-        """Keeps the cell's result instead of printing ``Out[n]:``."""
-
-        def write_output_prompt(self):
-            pass
-
-        def write_format_data(self, format_dict, md_dict=None):
-            worker.results.append(format_dict)
-
-        def finish_displayhook(self):
-            sys.stdout.flush()
-
-    hook = Hook(shell=shell, cache_size=0)
-    shell.displayhook = hook
-    shell.display_trap.hook = hook
-
-    def show_traceback(etype, evalue, stb):
-        worker.errors.append({"output_type": "error", "ename": getattr(etype, "__name__", "Error"),
-                              "evalue": _cut(evalue, 5000),
-                              "traceback": [_cut(s, 5000) for s in stb][:200]})
-    shell._showtraceback = show_traceback
-    shell.ask_exit = lambda: None              # exit() / quit() in a cell: no effect
-
-    def png(fig):
-        from IPython.core.pylabtools import print_figure
-        return print_figure(fig, "png")
-    shell.display_formatter.formatters["image/png"].for_type_by_name(
-        "matplotlib.figure", "Figure", png)
-    warnings.filterwarnings("ignore", message=".*non-interactive, and thus cannot be shown")
-    return shell
-
-
-def _mime(data) -> dict:
-    """The ``text/plain``, ``text/html`` and ``image/png`` (base64) parts of a format dict."""
-    out = {}
-    for key, value in (data or {}).items():
-        if key == "image/png":
-            if isinstance(value, (bytes, bytearray)):
-                value = base64.b64encode(value).decode("ascii")
-            if isinstance(value, str) and len(value) <= 20 * 2 ** 20:
-                out[key] = value
-        elif key in ("text/plain", "text/html"):
-            out[key] = _cut(value)
-    return out
-
-
-def _open_figures() -> list:
-    """``display_data`` of every open matplotlib figure, which are then closed."""
-    plt = sys.modules.get("matplotlib.pyplot")
-    if plt is None:
-        return []
-    from IPython.core.pylabtools import print_figure
-    outputs = []
-    try:
-        for num in plt.get_fignums():
-            fig = plt.figure(num)
-            data = print_figure(fig, "png")
-            if data:
-                outputs.append({"output_type": "display_data", "metadata": {},
-                                "data": _mime({"text/plain": repr(fig), "image/png": data})})
-    finally:
-        plt.close("all")
-    return outputs
-
-
-# ---------------------------------------------------------------------------- calls
-def _frames(error: BaseException) -> list:
-    """The last 4 traceback entries of ``error`` outside the grader's own files."""
-    entries = []
-    for fs in traceback.extract_tb(error.__traceback__):
-        if os.path.abspath(fs.filename) in _SKIP_FILES:
-            continue
-        own = fs.filename.startswith("<") or "ipykernel" in fs.filename
-        where = "your code" if own else os.path.basename(fs.filename)
-        entries.append(f"  {where}, line {fs.lineno}, in {fs.name}: {(fs.line or '').strip()}"[:300])
-    return entries[-4:]
-
-
-def _bound(fn, args, kwargs) -> list:
-    """[(name, value)] of the arguments: parameter names when the signature binds them."""
-    try:
-        return list(inspect.signature(fn).bind(*args, **kwargs).arguments.items())
-    except (TypeError, ValueError):
-        return [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
-
-
-def _num(v) -> str:
-    import numpy as np
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return repr(v)[:60]
-    return str(f) if f != f or f in (float("inf"), -float("inf")) else f"{f:.6g}"
-
-
-def _changed(before, after, label: str):
-    """How ``after`` differs from ``before`` (first array entry that changed), or None."""
-    import numpy as np
-    if isinstance(before, np.ndarray):
-        if not isinstance(after, np.ndarray) or after.shape != before.shape:
-            return f"{label} was replaced"
-        try:
-            same = (after == before) | ((after != after) & (before != before))
-        except TypeError:
-            same = np.asarray(after == before)
-        if not np.all(same):
-            idx = tuple(int(i) for i in np.argwhere(~np.asarray(same))[0])
-            return (f"{label}{list(idx)} was {_num(before[idx])} before the call and "
-                    f"{_num(after[idx])} after it")
-        return None
-    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)):
-        fields = getattr(before, "_fields", None)
-        if isinstance(before, list) and len(after) != len(before):
-            return f"{label} had {len(before)} items before the call and {len(after)} after it"
-        for i, (b, a) in enumerate(zip(before, after)):
-            msg = _changed(b, a, f"{label}.{fields[i]}" if fields else f"{label}[{i}]")
-            if msg:
-                return msg
-    if isinstance(before, dict) and isinstance(after, dict):
-        for k in before:
-            if k not in after:
-                return f"{label}[{k!r}] was deleted"
-            msg = _changed(before[k], after[k], f"{label}[{k!r}]")
-            if msg:
-                return msg
-    return None
-
-
-def _mutation(fn, before, after):
-    """The first in-place change between two (args, kwargs) pairs, or None."""
-    for (name, b), (_, a) in zip(_bound(fn, *before), _bound(fn, *after)):
-        msg = _changed(b, a, name)
-        if msg:
-            return msg
-    return None
-
-
-def _remote_error(ename: str, evalue: str) -> BaseException:
-    cls = getattr(builtins, ename, None) if isinstance(ename, str) and ename.isidentifier() else None
-    if isinstance(cls, type) and issubclass(cls, Exception):
-        try:
-            return cls(evalue)
-        except Exception:  # noqa: BLE001 - exotic constructors (UnicodeDecodeError...)
-            pass
-    return RuntimeError(f"{ename}: {evalue}")
 
 
 # ---------------------------------------------------------------------------- the worker
@@ -314,7 +135,7 @@ class Worker:
         self.chan_in, self.chan_out = chan_in, chan_out
         self.results, self.errors = [], []
         self.serial = 0                      # which call the callable proxies belong to
-        self.shell = _make_shell(self)
+        self.shell = make_shell(self)
 
     # -------------------------------------------------------------- channel
     def send(self, obj) -> None:
@@ -323,7 +144,7 @@ class Worker:
 
     def receive(self):
         """Read one message; raises EOFError, _Fatal (framing lost) or CodecError (skipped)."""
-        head = codec._read_exact(self.chan_in, 8)
+        head = codec_framing.read_exact(self.chan_in, 8)
         if not head:
             raise EOFError
         if not _HEADER.match(head):
@@ -337,7 +158,7 @@ class Worker:
                     raise EOFError
                 left -= len(chunk)
             raise codec.CodecError(f"request of {size:,} bytes (at most {MAX_REQUEST:,})")
-        body = codec._read_exact(self.chan_in, size)
+        body = codec_framing.read_exact(self.chan_in, size)
         if len(body) != size:
             raise EOFError
         return codec.read_message(io.BytesIO(head + body), max_bytes=MAX_REQUEST)
@@ -345,33 +166,10 @@ class Worker:
     # -------------------------------------------------------------- run
     def op_run(self, msg: dict) -> dict:
         """Run one cell; reply status and nbformat outputs."""
-        from IPython.utils.capture import capture_output
         code = msg.get("code")
         if not isinstance(code, str):
             return _protocol_error("run needs the cell's code as a string")
-        self.results, self.errors = [], []
-        count, figures, failed = None, [], True
-        with capture_output(stdout=True, stderr=True, display=True) as cap:
-            try:
-                with _alarm(msg.get("time_limit"), "the cell"):
-                    result = self.shell.run_cell(code, store_history=True)
-                    count, failed = result.execution_count, not result.success
-                    figures = _open_figures()
-            except BaseException as err:  # noqa: BLE001 - a time limit outside the cell's code
-                self.errors.append({"output_type": "error", "ename": type(err).__name__,
-                                    "evalue": _cut(err, 5000),
-                                    "traceback": [f"{type(err).__name__}: {_cut(err, 5000)}"]})
-            sys.stdout.flush()
-            sys.stderr.flush()
-        outputs = [{"output_type": "stream", "name": name, "text": _cut(text)}
-                   for name, text in (("stdout", cap.stdout), ("stderr", cap.stderr)) if text]
-        outputs += [{"output_type": "display_data", "data": _mime(out.data), "metadata": {}}
-                    for out in cap.outputs[:20]]
-        outputs += figures[:20]
-        outputs += [{"output_type": "execute_result", "data": _mime(data), "metadata": {},
-                     "execution_count": count} for data in self.results[-1:]]
-        outputs += self.errors[:1]
-        return {"status": "error" if failed or self.errors else "ok", "outputs": outputs}
+        return run_cell(self, code, msg.get("time_limit"))
 
     # -------------------------------------------------------------- lookup
     def op_lookup(self, msg: dict) -> dict:
@@ -390,7 +188,7 @@ class Worker:
             info["module"] = module if isinstance(module, str) else None
         else:
             try:
-                with _alarm(10, "encoding the value"):
+                with alarm(10, "encoding the value"):
                     info["value"] = codec.encode(obj)
             except BaseException:  # noqa: BLE001 - cannot be encoded: value None
                 info["value"] = None
@@ -423,7 +221,7 @@ class Worker:
                 raise RuntimeError("the grader's function gave a malformed answer")
             if reply.get("status") == "ok":
                 return codec.decode(reply.get("value"))
-            raise _remote_error(str(reply.get("ename", "Error")), str(reply.get("evalue", ""))[:2000])
+            raise remote_error(str(reply.get("ename", "Error")), str(reply.get("evalue", ""))[:2000])
         return callback
 
     def op_call(self, msg: dict) -> dict:
@@ -459,7 +257,7 @@ class Worker:
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(err_stream):
             warnings.simplefilter("always")
             try:
-                with _alarm(msg.get("time_limit"), name):
+                with alarm(msg.get("time_limit"), name):
                     value = fn(*args, **kwargs)
                     try:
                         tree = codec.encode(value)
@@ -480,14 +278,14 @@ class Worker:
             notes.append(("wrote to stderr: " + err_stream.getvalue().strip())[:300])
         notes = notes[:5]
         if error is not None:
-            return {"status": "error", "ename": type(error).__name__, "evalue": _cut(error, 2000),
-                    "frames": _frames(error), "notes": notes}
+            return {"status": "error", "ename": type(error).__name__, "evalue": cut(error, 2000),
+                    "frames": frames(error, _SKIP_FILES), "notes": notes}
         if unsupported is not None:
             return {"status": "error", "ename": "UnsupportedValue", "frames": [], "notes": notes,
-                    "evalue": _cut(f"{name} returned a value that cannot be passed to the "
+                    "evalue": cut(f"{name} returned a value that cannot be passed to the "
                                    f"grader: {unsupported}", 2000)}
         return {"status": "ok", "value": tree, "notes": notes,
-                "mutated": _mutation(fn, (before_args, before_kwargs), (args, kwargs))}
+                "mutated": mutation(fn, (before_args, before_kwargs), (args, kwargs))}
 
     # -------------------------------------------------------------- loop
     def handle(self, msg) -> dict:

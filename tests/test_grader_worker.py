@@ -535,19 +535,22 @@ def test_stdin_is_dev_null(worker):
     assert reply["outputs"][-1]["data"]["text/plain"] == "('', b'')"
 
 
-def test_run_by_path_with_only_the_codec_next_to_it(tmp_path):
-    """The worker file and codec.py copied elsewhere, without rnncourse_grader importable."""
+def test_run_by_path_with_only_the_worker_and_codec_files_next_to_it(tmp_path):
+    """The worker's and the codec's files (worker*.py, codec*.py) copied elsewhere, without
+    rnncourse_grader importable."""
+    import glob
     import shutil
     here = tmp_path / "somewhere"
     here.mkdir()
-    for name in ("worker.py", "codec.py"):
-        shutil.copy(os.path.join(ROOT, "rnncourse_grader", name), here / name)
+    for pattern in ("worker*.py", "codec*.py"):
+        for path in glob.glob(os.path.join(ROOT, "rnncourse_grader", pattern)):
+            shutil.copy(path, here / os.path.basename(path))
     client = Client(tmp_path, argv=[sys.executable, str(here / "worker.py")], pythonpath="")
     try:
         client.run("import sys\ndef f(x):\n    return x * 2")
         assert client.value(client.call("f", np.arange(3)))[2] == 4
         reply = client.run("import importlib.util\n"
-                           "(importlib.util.find_spec('codec'), importlib.util.find_spec('worker'))")
-        assert reply["outputs"][-1]["data"]["text/plain"] == "(None, None)"
+                           "[importlib.util.find_spec(m) for m in ('codec', 'worker', 'worker_cells')]")
+        assert reply["outputs"][-1]["data"]["text/plain"] == "[None, None, None]"
     finally:
         client.close()
