@@ -61,13 +61,12 @@ import glob
 import os
 import shutil
 import sys
-import tempfile
 import time
 from typing import Dict, List, Optional, Sequence
 
 from . import gradebook_sync as gsync
 from . import runner
-from .grade_task import INFRASTRUCTURE_ERRORS, LOG_TAIL, grade_one, pack, tree_hash
+from .grade_task import INFRASTRUCTURE_ERRORS, LOG_TAIL, grade_one, owned_tempdir, pack, tree_hash
 from .progress import Progress, summary_table
 from .run_lock import RunLock
 
@@ -88,18 +87,6 @@ def load_coursedir(course_root: str):
     from traitlets.config.loader import PyFileConfigLoader
     cfg = PyFileConfigLoader("nbgrader_config.py", path=course_root).load_config()
     return CourseDirectory(config=cfg), cfg
-
-
-def _sweep_workdirs() -> None:
-    """Remove the temporary folders of coordinators that were killed (their process is gone)."""
-    for path in glob.glob(os.path.join(tempfile.gettempdir(), "rnncourse-grade-*", "owner.pid")):
-        try:
-            with open(path) as fh:
-                os.kill(int(fh.read().strip()), 0)
-        except ProcessLookupError:
-            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
-        except (OSError, ValueError):
-            pass
 
 
 def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
@@ -179,10 +166,7 @@ def grade_class(course_root: str, assignments: Optional[Sequence[str]] = None,
                    coursedir.course_id, out, on_wait=snapshot)
     own_workdir = workdir is None
     if own_workdir:
-        _sweep_workdirs()
-        workdir = tempfile.mkdtemp(prefix="rnncourse-grade-")
-        with open(os.path.join(workdir, "owner.pid"), "w") as fh:
-            fh.write(str(os.getpid()))
+        workdir = owned_tempdir("rnncourse-grade-")
     workdir = os.path.abspath(workdir)
     backend = gb = None
     try:

@@ -124,9 +124,11 @@ def _unpack(data: bytes, dest: str) -> None:
         tar.extractall(dest, filter="tar")
 
 
-def _sweep_task_folders() -> None:
-    """Remove the scratch folders of tasks whose process is gone (a killed Dask worker's)."""
-    for path in glob.glob(os.path.join(tempfile.gettempdir(), "rnncourse-task-*", "owner.pid")):
+def owned_tempdir(prefix: str) -> str:
+    """A new temporary folder ``<tmp>/<prefix>*`` holding ``owner.pid`` (this process), after
+    removing the folders of that prefix whose owner is gone (a killed coordinator's or Dask
+    worker's).  Used for the coordinator's work folder and each task's scratch folder."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), prefix + "*", "owner.pid")):
         try:
             with open(path) as fh:
                 os.kill(int(fh.read().strip()), 0)
@@ -134,6 +136,10 @@ def _sweep_task_folders() -> None:
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
         except (OSError, ValueError):
             pass
+    folder = tempfile.mkdtemp(prefix=prefix)
+    with open(os.path.join(folder, "owner.pid"), "w") as fh:
+        fh.write(str(os.getpid()))
+    return folder
 
 
 def _files(directory: str) -> Dict[str, tuple]:
@@ -189,10 +195,7 @@ def grade_one(course_root: str, assignment: str, student: str, template_db: Unio
     course_root = os.path.abspath(course_root)
     made_temp = workdir is None
     if made_temp:
-        _sweep_task_folders()
-        scratch = tempfile.mkdtemp(prefix="rnncourse-task-")
-        with open(os.path.join(scratch, "owner.pid"), "w") as fh:
-            fh.write(str(os.getpid()))
+        scratch = owned_tempdir("rnncourse-task-")
     else:
         scratch = os.path.abspath(workdir)
         os.makedirs(scratch, exist_ok=True)
